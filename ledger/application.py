@@ -1,0 +1,395 @@
+"""BudgetLedger: the write side's one entry point.
+
+Each command runs in a :class:`Batch` (a unit of work): aggregates are loaded once, every check
+runs before any event is triggered, and all touched aggregates are saved together in one atomic
+``save`` — a forward writes parent and child, an allocation indicator and project, a recovery
+child and parent. An import is one Batch holding many commands. On an optimistic-concurrency
+conflict the whole command is re-run from freshly loaded aggregates, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    OperationalError,
+    PersistenceError,
+    Transcoding,
+)
+
+from ledger import invariants as inv
+from ledger.commands import (
+    AddProjectCommand,
+    AllocateCommand,
+    DeallocateCommand,
+    ForwardCommand,
+    IssueCommand,
+    PayCommand,
+    ProgressCommand,
+    RecoverCommand,
+    RenameProjectCommand,
+    ReverseCommand,
+)
+from ledger.errors import InputError, StoreUnavailable
+from ledger.indicator import Indicator
+from ledger.project import Project
+from ledger.store import StoreConfig, parse_store_url
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+
+
+class DateAsISO(Transcoding):
+    """Effective dates are plain calendar dates in the log: '2025-01-05'."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Batch:
+    """A unit of work: aggregates loaded once, checked and mutated in memory, saved together."""
+
+    def __init__(self, app: BudgetLedger) -> None:
+        self.app = app
+        self.indicators: dict[str, Indicator] = {}
+        self.projects: dict[str, Project] = {}
+        self.commands = 0
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        agg = self.indicators.get(indicator_id)
+        if agg is None:
+            try:
+                agg = self.app.repository.get(Indicator.uuid_for(indicator_id))
+            except AggregateNotFoundError:
+                raise inv.UnknownEntity(f"no indicator {indicator_id!r}") from None
+            assert isinstance(agg, Indicator)
+            self.indicators[indicator_id] = agg
+        return agg
+
+    def project(self, project_id: str) -> Project:
+        agg = self.projects.get(project_id)
+        if agg is None:
+            try:
+                agg = self.app.repository.get(Project.uuid_for(project_id))
+            except AggregateNotFoundError:
+                raise inv.UnknownEntity(f"no project {project_id!r}") from None
+            assert isinstance(agg, Project)
+            self.projects[project_id] = agg
+        return agg
+
+    def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
+        if ident in cache or key in self.app.repository:
+            raise inv.DuplicateId(f"{kind} id {ident!r} is already taken")
+
+    # ---- commands (each: load, check everything, then trigger) ------------------------------
+
+    def issue(self, cmd: IssueCommand) -> str:
+        ident = cmd.indicator_id or new_id("I")
+        self._check_new("indicator", ident, self.indicators, Indicator.uuid_for(ident))
+        agg = Indicator.issue(
+            indicator_id=ident,
+            unit=cmd.unit,
+            issuer=cmd.issuer or "(outside the ledger)",
+            amount=cmd.amount,
+            year=cmd.year,
+            task=cmd.task,
+            source=cmd.source,
+            subject=cmd.subject,
+            tracking=cmd.tracking,
+            direct=cmd.direct,
+            advance=cmd.advance,
+            doc=cmd.doc,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+        )
+        self.indicators[ident] = agg
+        self.commands += 1
+        return ident
+
+    def forward(self, cmd: ForwardCommand) -> str:
+        parent = self.indicator(cmd.parent_id)
+        ident = cmd.child_id or new_id("I")
+        self._check_new("indicator", ident, self.indicators, Indicator.uuid_for(ident))
+        child = parent.forward(
+            child_id=ident,
+            unit=cmd.unit,
+            amount=cmd.amount,
+            doc=cmd.doc,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            expected_terms=cmd.expected_terms(),
+        )
+        self.indicators[ident] = child
+        self.commands += 1
+        return ident
+
+    def add_project(self, cmd: AddProjectCommand) -> str:
+        self._check_new("project", cmd.project_id, self.projects, Project.uuid_for(cmd.project_id))
+        self.projects[cmd.project_id] = Project.register(
+            project_id=cmd.project_id,
+            unit=cmd.unit,
+            name=cmd.name,
+            category=cmd.category.value,
+            doc=cmd.doc,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+        )
+        self.commands += 1
+        return cmd.project_id
+
+    def allocate(self, cmd: AllocateCommand) -> str:
+        ind = self.indicator(cmd.indicator_id)
+        prj = self.project(cmd.project_id)
+        inv.check_same_unit(ind, prj)
+        inv.check_not_backdated(f"project {prj.project_id}", prj.last_date, cmd.effective_date)
+        ind.allocate(
+            project_id=prj.project_id,
+            amount=cmd.amount,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+        )
+        prj.receive_funding(
+            indicator_id=ind.indicator_id,
+            amount=cmd.amount,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+        )
+        self.commands += 1
+        return f"{prj.project_id}<-{ind.indicator_id}"
+
+    def deallocate(self, cmd: DeallocateCommand) -> str:
+        ind = self.indicator(cmd.indicator_id)
+        prj = self.project(cmd.project_id)
+        inv.check_line_covers(prj, ind.indicator_id, cmd.amount, "release")
+        inv.check_not_backdated(f"indicator {ind.indicator_id}", ind.last_date, cmd.effective_date)
+        prj.release_funding(
+            indicator_id=ind.indicator_id,
+            amount=cmd.amount,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+            reason=cmd.reason,
+        )
+        ind.deallocate(
+            project_id=prj.project_id,
+            amount=cmd.amount,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+            reason=cmd.reason,
+        )
+        self.commands += 1
+        return f"{prj.project_id}<-{ind.indicator_id}"
+
+    def pay(self, cmd: PayCommand) -> str:
+        prj = self.project(cmd.project_id)
+        indicator_id = cmd.indicator_id
+        if indicator_id is None:
+            if not prj.lines:
+                raise inv.UnknownEntity(f"project {prj.project_id} has no funding line to pay from")
+            if len(prj.lines) > 1:
+                raise InputError(
+                    f"--indicator: project {prj.project_id} has {len(prj.lines)} funding lines "
+                    f"({', '.join(sorted(prj.lines))}); name the one this payment draws on",
+                    field="indicator_id",
+                )
+            indicator_id = next(iter(prj.lines))
+        payment_id = prj.pay(
+            indicator_id=indicator_id,
+            amount=cmd.amount,
+            payee=cmd.payee,
+            payee_kind=cmd.payee_kind.value,
+            voucher=cmd.voucher,
+            labour=cmd.labour,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+        )
+        self.commands += 1
+        return payment_id
+
+    def reverse(self, cmd: ReverseCommand) -> str:
+        prj = self.project(Project.project_of_payment(cmd.payment_id))
+        prj.reverse(
+            payment_id=cmd.payment_id,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+            reason=cmd.reason,
+        )
+        self.commands += 1
+        return cmd.payment_id
+
+    def report_progress(self, cmd: ProgressCommand) -> str:
+        prj = self.project(cmd.project_id)
+        prj.report_progress(
+            percent=cmd.percent, effective_date=cmd.effective_date, actor=cmd.actor, doc=cmd.doc
+        )
+        self.commands += 1
+        return prj.project_id
+
+    def recover(self, cmd: RecoverCommand) -> str:
+        child = self.indicator(cmd.indicator_id)
+        parent = self.indicator(child.parent_id) if child.parent_id else None
+        child.recover(
+            parent=parent,
+            amount=cmd.amount,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            doc=cmd.doc,
+            reason=cmd.reason,
+        )
+        self.commands += 1
+        return child.indicator_id
+
+    def rename_project(self, cmd: RenameProjectCommand) -> str:
+        prj = self.project(cmd.project_id)
+        prj.rename(
+            new_name=cmd.new_name,
+            doc=cmd.doc,
+            effective_date=cmd.effective_date,
+            actor=cmd.actor,
+            reason=cmd.reason,
+        )
+        self.commands += 1
+        return prj.project_id
+
+    # ---- saving ----------------------------------------------------------------------------
+
+    def touched(self) -> list[Aggregate]:
+        aggs: list[Aggregate] = [*self.indicators.values(), *self.projects.values()]
+        return [a for a in aggs if a.pending_events]
+
+    def commit(self) -> int:
+        """Save every touched aggregate in one transaction; returns the number of events."""
+        aggs = self.touched()
+        if not aggs:
+            return 0
+        n = sum(len(a.pending_events) for a in aggs)
+        self.app.save(*aggs)
+        return n
+
+
+class BudgetLedger(Application[UUID]):
+    """The event-sourced ledger. Construct with :meth:`open`; one method per command."""
+
+    name = "BudgetLedger"
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        try:
+            super().__init__(env=dict(config.env))
+        except (PersistenceError, OSError) as e:
+            raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
+
+    @classmethod
+    def open(cls, url: str | None = None) -> BudgetLedger:
+        return cls(parse_store_url(url))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---- running commands ------------------------------------------------------------------
+
+    def run(self, work: Callable[[Batch], T]) -> T:
+        """Run ``work`` in a fresh Batch and commit it; re-run on a concurrent-write conflict."""
+        delay = 0.01
+        last: Exception | None = None
+        for _attempt in range(MAX_ATTEMPTS):
+            batch = Batch(self)
+            result = work(batch)
+            try:
+                batch.commit()
+                return result
+            except IntegrityError as e:  # another writer got there first: reload and re-run
+                last = e
+            except OperationalError as e:  # locked / unreachable: wait and try again
+                last = e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        raise StoreUnavailable(
+            f"the store stayed busy: {MAX_ATTEMPTS} attempts conflicted with other writers "
+            f"({last}); nothing was written"
+        )
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """For imports: one Batch, committed once at the end (single attempt)."""
+        b = Batch(self)
+        yield b
+        try:
+            b.commit()
+        except IntegrityError as e:
+            raise StoreUnavailable(
+                f"another writer changed the ledger during this batch ({e}); nothing was "
+                "written — run it again"
+            ) from e
+        except OperationalError as e:
+            raise StoreUnavailable(f"the store is busy or unreachable: {e}") from e
+
+    def issue(self, cmd: IssueCommand) -> str:
+        return self.run(lambda b: b.issue(cmd))
+
+    def forward(self, cmd: ForwardCommand) -> str:
+        return self.run(lambda b: b.forward(cmd))
+
+    def add_project(self, cmd: AddProjectCommand) -> str:
+        return self.run(lambda b: b.add_project(cmd))
+
+    def allocate(self, cmd: AllocateCommand) -> str:
+        return self.run(lambda b: b.allocate(cmd))
+
+    def deallocate(self, cmd: DeallocateCommand) -> str:
+        return self.run(lambda b: b.deallocate(cmd))
+
+    def pay(self, cmd: PayCommand) -> str:
+        return self.run(lambda b: b.pay(cmd))
+
+    def reverse(self, cmd: ReverseCommand) -> str:
+        return self.run(lambda b: b.reverse(cmd))
+
+    def report_progress(self, cmd: ProgressCommand) -> str:
+        return self.run(lambda b: b.report_progress(cmd))
+
+    def recover(self, cmd: RecoverCommand) -> str:
+        return self.run(lambda b: b.recover(cmd))
+
+    def rename_project(self, cmd: RenameProjectCommand) -> str:
+        return self.run(lambda b: b.rename_project(cmd))
+
+    # ---- reading the write side ------------------------------------------------------------
+
+    def get_indicator(self, indicator_id: str) -> Indicator:
+        return Batch(self).indicator(indicator_id)
+
+    def get_project(self, project_id: str) -> Project:
+        return Batch(self).project(project_id)
+
+    def event_count(self) -> int:
+        return self.recorder.max_notification_id() or 0

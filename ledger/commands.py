@@ -1,0 +1,241 @@
+"""Every command the ledger accepts, as a pydantic model.
+
+Validation happens here, before any aggregate is loaded: a bad field raises
+:class:`~ledger.errors.InputError` naming the field (exit 2) and nothing is written.
+Amounts given as strings are parsed by :func:`ledger.money.parse_amount` (元 by default);
+plain ints are taken as 分, for callers that already hold exact amounts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ledger.errors import InputError
+from ledger.money import AmountError, parse_amount
+from ledger.project import Category, PayeeKind
+
+
+def _fen(value: Any) -> int:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(f"amounts are exact decimals, never floats: {value!r}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"amount must be positive, got {value} 分")
+        return value
+    try:
+        return parse_amount(value)
+    except AmountError as e:
+        raise ValueError(str(e)) from None
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError as e:
+            raise ValueError(f"not a calendar date: {value!r} ({e})") from None
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+
+
+def _percent(value: Any) -> Decimal:
+    if isinstance(value, (float, bool)):
+        raise ValueError(f"percent must be an exact decimal, got {value!r}")
+    try:
+        d = Decimal(str(value).strip().rstrip("%"))
+    except InvalidOperation:
+        raise ValueError(f"not a percentage: {value!r}") from None
+    if not d.is_finite() or d < 0 or d > 100:
+        raise ValueError(f"percent must be between 0 and 100, got {value!r}")
+    if d.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError(f"percent has more than two decimals: {value!r}")
+    return d
+
+
+Fen = Annotated[int, BeforeValidator(_fen)]
+EffectiveDate = Annotated[date, BeforeValidator(_date)]
+Percent = Annotated[Decimal, BeforeValidator(_percent)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
+Source = Literal["central", "provincial", "prefecture", "county"]
+Year = Annotated[int, Field(ge=1990, le=2100)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=False)
+
+    # field name → the CLI option that sets it, so errors name what the user typed
+    OPTIONS: ClassVar[dict[str, str]] = {}
+
+    actor: Text = "unknown"
+
+
+class IssueCommand(Command):
+    """下达 a root indicator."""
+
+    OPTIONS = {"indicator_id": "--id", "unit": "--to", "effective_date": "--date"}
+    indicator_id: Ident | None = None
+    unit: Text
+    amount: Fen
+    doc: Text
+    effective_date: EffectiveDate
+    year: Year
+    task: Text
+    source: Source
+    issuer: Text | None = None
+    subject: Annotated[str, Field(pattern=r"^\d{3,7}$")] | None = None
+    tracking: bool = False
+    direct: bool = False
+    advance: bool = False
+
+
+class ForwardCommand(Command):
+    """转下达: a child indicator of ``parent_id`` for ``unit``. Terms given here must equal the parent's."""
+
+    OPTIONS = {
+        "child_id": "--id",
+        "parent_id": "--parent",
+        "unit": "--to",
+        "effective_date": "--date",
+    }
+    parent_id: Ident
+    child_id: Ident | None = None
+    unit: Text
+    amount: Fen
+    doc: Text
+    effective_date: EffectiveDate
+    year: Year | None = None
+    task: Text | None = None
+    source: Source | None = None
+    subject: str | None = None
+    tracking: bool | None = None
+    direct: bool | None = None
+    advance: bool | None = None
+
+    def expected_terms(self) -> dict[str, object]:
+        keys = ("year", "task", "source", "subject", "tracking", "direct", "advance")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+class AddProjectCommand(Command):
+    OPTIONS = {"project_id": "--id", "effective_date": "--date"}
+    project_id: Ident
+    unit: Text
+    name: Text
+    category: Category
+    effective_date: EffectiveDate
+    doc: Text | None = None
+
+
+class AllocateCommand(Command):
+    OPTIONS = {"indicator_id": "--indicator", "project_id": "--project", "effective_date": "--date"}
+    indicator_id: Ident
+    project_id: Ident
+    amount: Fen
+    effective_date: EffectiveDate
+    doc: Text | None = None
+
+
+class PayCommand(Command):
+    OPTIONS = {
+        "indicator_id": "--indicator",
+        "project_id": "--project",
+        "effective_date": "--date",
+        "payee_kind": "--payee-kind",
+    }
+    project_id: Ident
+    amount: Fen
+    effective_date: EffectiveDate
+    payee: Text
+    indicator_id: Ident | None = None
+    payee_kind: PayeeKind = PayeeKind.ENTERPRISE
+    voucher: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    labour: bool = False
+    doc: Text | None = None
+
+
+class ProgressCommand(Command):
+    OPTIONS = {"project_id": "--project", "effective_date": "--date"}
+    project_id: Ident
+    percent: Percent
+    effective_date: EffectiveDate
+    doc: Text | None = None
+
+
+class RecoverCommand(Command):
+    OPTIONS = {"indicator_id": "--indicator", "effective_date": "--date"}
+    indicator_id: Ident
+    amount: Fen
+    doc: Text
+    effective_date: EffectiveDate
+    reason: Text
+
+
+class DeallocateCommand(Command):
+    OPTIONS = {"indicator_id": "--indicator", "project_id": "--project", "effective_date": "--date"}
+    indicator_id: Ident
+    project_id: Ident
+    amount: Fen
+    effective_date: EffectiveDate
+    reason: Text
+    doc: Text | None = None
+
+
+class ReverseCommand(Command):
+    OPTIONS = {"payment_id": "PAYMENT_ID", "effective_date": "--date"}
+    payment_id: Ident
+    effective_date: EffectiveDate
+    reason: Text
+    doc: Text | None = None
+
+
+class RenameProjectCommand(Command):
+    OPTIONS = {"project_id": "--id", "new_name": "--name", "effective_date": "--date"}
+    project_id: Ident
+    new_name: Text
+    doc: Text
+    effective_date: EffectiveDate
+    reason: Text | None = None
+
+
+C = TypeVar("C", bound=Command)
+
+
+def describe_errors(model: type[Command], error: ValidationError) -> list[str]:
+    """One line per bad field: '--amount: not an amount: ...'."""
+    lines = []
+    for err in error.errors():
+        loc = [str(p) for p in err["loc"]]
+        field = loc[0] if loc else "?"
+        option = model.OPTIONS.get(field, "--" + field.replace("_", "-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "is required"
+        elif err["type"] == "extra_forbidden":
+            msg = "is not a field of this command"
+        value = err.get("input")
+        hidden = err["type"] == "missing" or isinstance(value, dict) or repr(value) in msg
+        shown = "" if hidden else f" (got {value!r})"
+        lines.append(f"{option}: {msg}{shown}")
+    return lines
+
+
+def build(model: type[C], **fields: Any) -> C:
+    """Validate ``fields`` into ``model`` or raise InputError naming every bad field."""
+    try:
+        return model(**fields)
+    except ValidationError as e:
+        problems = describe_errors(model, e)
+        first = e.errors()[0]["loc"]
+        raise InputError(
+            "; ".join(problems), field=str(first[0]) if first else None, problems=problems
+        ) from None

@@ -1,0 +1,320 @@
+"""The budget indicator (预算指标): an amount one unit holds under one document, task and source.
+
+Money moves between indicators only by events recorded here. Each public method checks its
+invariants first and only then triggers its event, so a refused command triggers nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger import invariants as inv
+from ledger.topics import topic
+
+_NS = uuid5(NAMESPACE_URL, "budget-ledger:indicator")
+
+
+class Indicator(Aggregate):
+    """A budget indicator. ``parent_id`` is None for a root (issued), else the forwarding parent."""
+
+    TOPIC = topic("Indicator")
+
+    class Created(Aggregate.Created):
+        """Base of the two creation events; never stored by itself."""
+
+        TOPIC = topic("Indicator.Created")
+
+    class Issued(Created):
+        """下达 — a root indicator put at a unit's disposal by an issuer outside (or at the top of) the ledger."""
+
+        TOPIC = topic("Indicator.Issued")
+        indicator_id: str
+        unit: str
+        issuer: str
+        amount: int
+        year: int
+        task: str
+        source: str
+        subject: str | None
+        tracking: bool
+        direct: bool
+        advance: bool
+        doc: str
+        effective_date: date
+        actor: str
+
+    class Received(Created):
+        """转下达 (received side) — a child indicator created by a forward; carries its parent's terms."""
+
+        TOPIC = topic("Indicator.Received")
+        indicator_id: str
+        unit: str
+        issuer: str
+        amount: int
+        year: int
+        task: str
+        source: str
+        subject: str | None
+        tracking: bool
+        direct: bool
+        advance: bool
+        doc: str
+        effective_date: date
+        actor: str
+        parent_id: str
+        root_id: str
+
+    def __init__(
+        self,
+        indicator_id: str,
+        unit: str,
+        issuer: str,
+        amount: int,
+        year: int,
+        task: str,
+        source: str,
+        subject: str | None,
+        tracking: bool,
+        direct: bool,
+        advance: bool,
+        doc: str,
+        effective_date: date,
+        parent_id: str | None = None,
+        root_id: str | None = None,
+    ) -> None:
+        self.indicator_id = indicator_id
+        self.unit = unit
+        self.issuer = issuer
+        self.year = year
+        self.task = task
+        self.source = source
+        self.subject = subject
+        self.tracking = tracking
+        self.direct = direct
+        self.advance = advance
+        self.doc = doc
+        self.effective_date = effective_date
+        self.parent_id = parent_id
+        self.root_id = root_id or indicator_id
+        self.received = amount
+        self.forwarded = 0  # net of money recovered back from children
+        self.allocated = 0  # net of deallocations
+        self.recovered = 0  # returned to the parent (or, for a root, to the issuer)
+        self.last_date = effective_date
+
+    # ---- identity -------------------------------------------------------------------------
+
+    @staticmethod
+    def uuid_for(indicator_id: str) -> UUID:
+        return uuid5(_NS, indicator_id)
+
+    @property
+    def available(self) -> int:
+        """What the unit holds and has not passed on: received − forwarded − allocated − recovered."""
+        return self.received - self.forwarded - self.allocated - self.recovered
+
+    def inherited_terms(self) -> dict[str, object]:
+        return {
+            "year": self.year,
+            "task": self.task,
+            "source": self.source,
+            "subject": self.subject,
+            "tracking": self.tracking,
+            "direct": self.direct,
+            "advance": self.advance,
+        }
+
+    # ---- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def issue(
+        cls,
+        *,
+        indicator_id: str,
+        unit: str,
+        issuer: str,
+        amount: int,
+        year: int,
+        task: str,
+        source: str,
+        subject: str | None,
+        tracking: bool,
+        direct: bool,
+        advance: bool,
+        doc: str,
+        effective_date: date,
+        actor: str,
+    ) -> Indicator:
+        inv.check_positive(amount)
+        return cls._create(
+            cls.Issued,
+            id=cls.uuid_for(indicator_id),
+            indicator_id=indicator_id,
+            unit=unit,
+            issuer=issuer,
+            amount=amount,
+            year=year,
+            task=task,
+            source=source,
+            subject=subject,
+            tracking=tracking,
+            direct=direct,
+            advance=advance,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+        )
+
+    def forward(
+        self,
+        *,
+        child_id: str,
+        unit: str,
+        amount: int,
+        doc: str,
+        effective_date: date,
+        actor: str,
+        expected_terms: dict[str, object] | None = None,
+    ) -> Indicator:
+        """转下达: debit this indicator and create the child. Save both together."""
+        inv.check_inherits(self, expected_terms or {})
+        inv.check_available(self, amount, "forward")
+        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self._forwarded_out(
+            child_id=child_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
+        )
+        return type(self)._create(
+            self.Received,
+            id=self.uuid_for(child_id),
+            indicator_id=child_id,
+            unit=unit,
+            issuer=self.unit,
+            amount=amount,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+            parent_id=self.indicator_id,
+            root_id=self.root_id,
+            **self.inherited_terms(),  # type: ignore[arg-type]
+        )
+
+    # ---- movements ------------------------------------------------------------------------
+
+    def allocate(
+        self, *, project_id: str, amount: int, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        """分解: assign money of this indicator to a project (the project records the line)."""
+        inv.check_available(self, amount, "allocate")
+        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self._allocated_to_project(
+            project_id=project_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
+        )
+
+    def deallocate(
+        self,
+        *,
+        project_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+        reason: str,
+    ) -> None:
+        """调减: a project's line gives money back (the project checks it is unpaid)."""
+        inv.check_positive(amount)
+        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self._deallocated(
+            project_id=project_id,
+            amount=amount,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+            reason=reason,
+        )
+
+    def recover(
+        self,
+        *,
+        parent: Indicator | None,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str,
+        reason: str,
+    ) -> None:
+        """收回: return unspent money to the parent (or, for a root, to its issuer)."""
+        inv.check_available(self, amount, "return")
+        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        if parent is not None:
+            inv.check_not_backdated(
+                f"indicator {parent.indicator_id}", parent.last_date, effective_date
+            )
+        self._recovered(
+            amount=amount,
+            returned_to=self.parent_id,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+            reason=reason,
+        )
+        if parent is not None:
+            parent._recovery_received(
+                child_id=self.indicator_id,
+                amount=amount,
+                effective_date=effective_date,
+                actor=actor,
+                doc=doc,
+                reason=reason,
+            )
+
+    # ---- events (the bodies are the only place indicator state changes) --------------------
+
+    @event("ForwardedOut", topic=topic("Indicator.ForwardedOut"))
+    def _forwarded_out(
+        self, child_id: str, amount: int, effective_date: date, actor: str, doc: str
+    ) -> None:
+        self.forwarded += amount
+        self.last_date = effective_date
+
+    @event("AllocatedToProject", topic=topic("Indicator.AllocatedToProject"))
+    def _allocated_to_project(
+        self, project_id: str, amount: int, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        self.allocated += amount
+        self.last_date = effective_date
+
+    @event("Deallocated", topic=topic("Indicator.Deallocated"))
+    def _deallocated(
+        self,
+        project_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+        reason: str,
+    ) -> None:
+        self.allocated -= amount
+        self.last_date = effective_date
+
+    @event("Recovered", topic=topic("Indicator.Recovered"))
+    def _recovered(
+        self,
+        amount: int,
+        returned_to: str | None,
+        effective_date: date,
+        actor: str,
+        doc: str,
+        reason: str,
+    ) -> None:
+        self.recovered += amount
+        self.last_date = effective_date
+
+    @event("RecoveryReceived", topic=topic("Indicator.RecoveryReceived"))
+    def _recovery_received(
+        self, child_id: str, amount: int, effective_date: date, actor: str, doc: str, reason: str
+    ) -> None:
+        self.forwarded -= amount
+        self.last_date = effective_date

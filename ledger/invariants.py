@@ -1,0 +1,197 @@
+"""Every ledger invariant, named and checked in one place.
+
+Each check raises a subclass of :class:`InvariantViolation` *before* any event is triggered,
+so a refused command leaves every aggregate — and the store — untouched (exit code 3).
+The ``name`` of each class is stable: tests, docs and error messages use it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ledger.errors import LedgerError
+from ledger.money import format_yuan
+
+if TYPE_CHECKING:
+    from ledger.indicator import Indicator
+    from ledger.project import Project
+
+
+class InvariantViolation(LedgerError):
+    """The request would put the ledger in a false state; nothing was written."""
+
+    exit_code = 3
+    name = "invariant"
+
+    def __str__(self) -> str:
+        return f"[{self.name}] {super().__str__()}"
+
+
+class AvailableWouldGoNegative(InvariantViolation):
+    """An indicator never passes on, allocates or returns more than it holds and has not passed on."""
+
+    name = "available-non-negative"
+
+
+class PaymentExceedsFunding(InvariantViolation):
+    """A project never pays (or releases) more than its unpaid funding from that indicator."""
+
+    name = "payment-within-funding-line"
+
+
+class InheritanceMismatch(InvariantViolation):
+    """A child indicator carries its parent's task, year, source, subject and flags, unchanged."""
+
+    name = "child-inherits-parent"
+
+
+class TrackingFlagChanged(InvariantViolation):
+    """The tracking flag (追踪) is set at the root only and never dropped or added below it."""
+
+    name = "tracking-flag-unchanged"
+
+
+class NonPositiveAmount(InvariantViolation):
+    """Amounts are positive integers of 分."""
+
+    name = "positive-exact-amount"
+
+
+class DuplicateId(InvariantViolation):
+    """Ids of indicators, projects and payments are unique; vouchers are unique within a project."""
+
+    name = "unique-ids"
+
+
+class UnknownEntity(InvariantViolation):
+    """A command refers to an indicator, project, payment or funding line that does not exist."""
+
+    name = "entity-exists"
+
+
+class PaymentAlreadyReversed(InvariantViolation):
+    """A reversal reverses one payment, once."""
+
+    name = "reverse-once"
+
+
+class WrongHolder(InvariantViolation):
+    """A project is funded only from indicators held by its own implementing unit."""
+
+    name = "project-funded-by-own-unit"
+
+
+class BackdatedEntry(InvariantViolation):
+    """Effective dates never go backwards on an entity (so every as-of view is a true past state)."""
+
+    name = "effective-dates-in-order"
+
+
+class RenameWithoutDocument(InvariantViolation):
+    """A project's name changes only by an event carrying the approving document."""
+
+    name = "rename-needs-document"
+
+
+ALL_INVARIANTS: tuple[type[InvariantViolation], ...] = (
+    AvailableWouldGoNegative,
+    PaymentExceedsFunding,
+    InheritanceMismatch,
+    TrackingFlagChanged,
+    NonPositiveAmount,
+    DuplicateId,
+    UnknownEntity,
+    PaymentAlreadyReversed,
+    WrongHolder,
+    BackdatedEntry,
+    RenameWithoutDocument,
+)
+
+
+def check_positive(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise NonPositiveAmount(f"amount must be a positive integer of 分, got {amount!r}")
+
+
+def check_available(indicator: Indicator, amount: int, action: str) -> None:
+    check_positive(amount)
+    if amount > indicator.available:
+        raise AvailableWouldGoNegative(
+            f"indicator {indicator.indicator_id} ({indicator.unit}) cannot {action} "
+            f"{format_yuan(amount)} 元: only {format_yuan(indicator.available)} 元 available "
+            f"(short by {format_yuan(amount - indicator.available)} 元)"
+        )
+
+
+def check_not_backdated(entity: str, last: date, effective: date) -> None:
+    if effective < last:
+        raise BackdatedEntry(
+            f"{entity} already has an entry dated {last.isoformat()}; an entry dated "
+            f"{effective.isoformat()} would rewrite its past — record a correction dated "
+            f"{last.isoformat()} or later instead"
+        )
+
+
+def check_inherits(parent: Indicator, expected: dict[str, object]) -> None:
+    """``expected`` holds what the caller claims for the child; each must equal the parent's."""
+    if "tracking" in expected and expected["tracking"] is not None:
+        if bool(expected["tracking"]) != parent.tracking:
+            raise TrackingFlagChanged(
+                f"indicator {parent.indicator_id} is "
+                f"{'tracked' if parent.tracking else 'not tracked'} (追踪); a child cannot "
+                f"{'drop' if parent.tracking else 'add'} the flag"
+            )
+    for key, value in expected.items():
+        if key == "tracking" or value is None:
+            continue
+        if getattr(parent, key) != value:
+            raise InheritanceMismatch(
+                f"child of {parent.indicator_id} must keep {key}={getattr(parent, key)!r}, "
+                f"got {value!r}"
+            )
+
+
+def check_same_unit(indicator: Indicator, project: Project) -> None:
+    if indicator.unit != project.unit:
+        raise WrongHolder(
+            f"project {project.project_id} is implemented by {project.unit}; indicator "
+            f"{indicator.indicator_id} is held by {indicator.unit}"
+        )
+
+
+def check_line_covers(project: Project, indicator_id: str, amount: int, action: str) -> None:
+    check_positive(amount)
+    line = project.lines.get(indicator_id)
+    if line is None:
+        raise UnknownEntity(
+            f"project {project.project_id} has no funding line from indicator {indicator_id}"
+        )
+    unpaid = line.allocated - line.paid
+    if amount > unpaid:
+        raise PaymentExceedsFunding(
+            f"project {project.project_id} cannot {action} {format_yuan(amount)} 元 from "
+            f"indicator {indicator_id}: unpaid funding is {format_yuan(unpaid)} 元 "
+            f"(short by {format_yuan(amount - unpaid)} 元)"
+        )
+
+
+def check_reversible(project: Project, payment_id: str) -> None:
+    payment = project.payments.get(payment_id)
+    if payment is None:
+        raise UnknownEntity(f"project {project.project_id} has no payment {payment_id}")
+    if payment.reversed:
+        raise PaymentAlreadyReversed(f"payment {payment_id} was already reversed")
+
+
+def check_voucher_unused(project: Project, voucher: str | None) -> None:
+    if voucher and voucher in project.vouchers:
+        raise DuplicateId(
+            f"voucher {voucher!r} is already recorded on project {project.project_id} "
+            f"(payment {project.vouchers[voucher]})"
+        )
+
+
+def check_rename_document(doc: str | None) -> None:
+    if not doc or not doc.strip():
+        raise RenameWithoutDocument("a project name change needs the approving document (--doc)")

@@ -1,0 +1,318 @@
+"""The project (项目) aggregate: funding lines, progress, payments and their reversals.
+
+One funding line per source indicator — sources are never pooled — and every payment draws on
+exactly one line. Corrections are new events (reversal, release, rename), never edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger import invariants as inv
+from ledger.topics import topic
+
+_NS = uuid5(NAMESPACE_URL, "budget-ledger:project")
+
+
+class Category(str, Enum):
+    """Project categories named in the seeds."""
+
+    INDUSTRY = "产业发展"
+    INFRASTRUCTURE = "基础设施"
+    EMPLOYMENT = "就业帮扶"
+    WORK_RELIEF = "以工代赈"
+    COURTYARD = "庭院经济"
+    YULU = "雨露计划"
+    MICROCREDIT = "小额信贷贴息"
+    OTHER = "other"
+
+
+class PayeeKind(str, Enum):
+    ENTERPRISE = "enterprise"
+    HOUSEHOLD = "household"
+    INDIVIDUAL = "individual"
+    GOVERNMENT_UNIT = "government-unit"
+    FISCAL_ACCOUNT = "fiscal-account"
+
+
+@dataclass
+class FundingLine:
+    allocated: int = 0  # net of releases
+    paid: int = 0  # net of reversals
+
+
+@dataclass
+class PaymentState:
+    indicator_id: str
+    amount: int
+    reversed: bool = False
+
+
+class Project(Aggregate):
+    TOPIC = topic("Project")
+
+    class Created(Aggregate.Created):
+        """Base of the creation event; never stored by itself."""
+
+        TOPIC = topic("Project.Created")
+
+    class Registered(Created):
+        """项目入库 — a project registered in the unit's project library."""
+
+        TOPIC = topic("Project.Registered")
+        project_id: str
+        unit: str
+        name: str
+        category: str
+        doc: str | None
+        effective_date: date
+        actor: str
+
+    def __init__(
+        self,
+        project_id: str,
+        unit: str,
+        name: str,
+        category: str,
+        doc: str | None,
+        effective_date: date,
+    ) -> None:
+        self.project_id = project_id
+        self.unit = unit
+        self.name = name
+        self.original_name = name
+        self.category = category
+        self.doc = doc
+        self.effective_date = effective_date
+        self.lines: dict[str, FundingLine] = {}
+        self.payments: dict[str, PaymentState] = {}
+        self.vouchers: dict[str, str] = {}
+        self.percent: Decimal | None = None
+        self.last_date = effective_date
+
+    @staticmethod
+    def uuid_for(project_id: str) -> UUID:
+        return uuid5(_NS, project_id)
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        project_id: str,
+        unit: str,
+        name: str,
+        category: str,
+        doc: str | None,
+        effective_date: date,
+        actor: str,
+    ) -> Project:
+        return cls._create(
+            cls.Registered,
+            id=cls.uuid_for(project_id),
+            project_id=project_id,
+            unit=unit,
+            name=name,
+            category=category,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+        )
+
+    def next_payment_id(self) -> str:
+        return f"{self.project_id}:P{len(self.payments) + 1}"
+
+    @staticmethod
+    def project_of_payment(payment_id: str) -> str:
+        project_id, sep, seq = payment_id.rpartition(":P")
+        if not sep or not seq.isdigit():
+            raise inv.UnknownEntity(f"{payment_id!r} is not a payment id (PROJECT:Pn)")
+        return project_id
+
+    def _dated(self, effective_date: date) -> None:
+        inv.check_not_backdated(f"project {self.project_id}", self.last_date, effective_date)
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def receive_funding(
+        self, *, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        inv.check_positive(amount)
+        self._dated(effective_date)
+        self._funding_allocated(
+            indicator_id=indicator_id,
+            amount=amount,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+        )
+
+    def release_funding(
+        self,
+        *,
+        indicator_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+        reason: str,
+    ) -> None:
+        inv.check_line_covers(self, indicator_id, amount, "release")
+        self._dated(effective_date)
+        self._funding_released(
+            indicator_id=indicator_id,
+            amount=amount,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+            reason=reason,
+        )
+
+    def pay(
+        self,
+        *,
+        indicator_id: str,
+        amount: int,
+        payee: str,
+        payee_kind: str,
+        voucher: str | None,
+        labour: bool,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+    ) -> str:
+        inv.check_line_covers(self, indicator_id, amount, "pay")
+        inv.check_voucher_unused(self, voucher)
+        self._dated(effective_date)
+        payment_id = self.next_payment_id()
+        self._payment_made(
+            payment_id=payment_id,
+            indicator_id=indicator_id,
+            amount=amount,
+            payee=payee,
+            payee_kind=payee_kind,
+            voucher=voucher,
+            labour=labour,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+        )
+        return payment_id
+
+    def reverse(
+        self, *, payment_id: str, effective_date: date, actor: str, doc: str | None, reason: str
+    ) -> None:
+        inv.check_reversible(self, payment_id)
+        self._dated(effective_date)
+        p = self.payments[payment_id]
+        self._payment_reversed(
+            payment_id=payment_id,
+            indicator_id=p.indicator_id,
+            amount=p.amount,
+            effective_date=effective_date,
+            actor=actor,
+            doc=doc,
+            reason=reason,
+        )
+
+    def report_progress(
+        self, *, percent: Decimal, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        self._dated(effective_date)
+        self._progress_reported(percent=percent, effective_date=effective_date, actor=actor, doc=doc)
+
+    def rename(
+        self, *, new_name: str, doc: str, effective_date: date, actor: str, reason: str | None
+    ) -> None:
+        inv.check_rename_document(doc)
+        self._dated(effective_date)
+        self._renamed(
+            old_name=self.name,
+            new_name=new_name,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+            reason=reason,
+        )
+
+    # ---- events ---------------------------------------------------------------------------
+
+    @event("FundingAllocated", topic=topic("Project.FundingAllocated"))
+    def _funding_allocated(
+        self, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        self.lines.setdefault(indicator_id, FundingLine()).allocated += amount
+        self.last_date = effective_date
+
+    @event("FundingReleased", topic=topic("Project.FundingReleased"))
+    def _funding_released(
+        self,
+        indicator_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+        reason: str,
+    ) -> None:
+        self.lines[indicator_id].allocated -= amount
+        self.last_date = effective_date
+
+    @event("PaymentMade", topic=topic("Project.PaymentMade"))
+    def _payment_made(
+        self,
+        payment_id: str,
+        indicator_id: str,
+        amount: int,
+        payee: str,
+        payee_kind: str,
+        voucher: str | None,
+        labour: bool,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+    ) -> None:
+        self.lines[indicator_id].paid += amount
+        self.payments[payment_id] = PaymentState(indicator_id, amount)
+        if voucher:
+            self.vouchers[voucher] = payment_id
+        self.last_date = effective_date
+
+    @event("PaymentReversed", topic=topic("Project.PaymentReversed"))
+    def _payment_reversed(
+        self,
+        payment_id: str,
+        indicator_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str | None,
+        reason: str,
+    ) -> None:
+        self.lines[indicator_id].paid -= amount
+        self.payments[payment_id].reversed = True
+        self.last_date = effective_date
+
+    @event("ProgressReported", topic=topic("Project.ProgressReported"))
+    def _progress_reported(
+        self, percent: Decimal, effective_date: date, actor: str, doc: str | None
+    ) -> None:
+        self.percent = percent
+        self.last_date = effective_date
+
+    @event("Renamed", topic=topic("Project.Renamed"))
+    def _renamed(
+        self,
+        old_name: str,
+        new_name: str,
+        doc: str,
+        effective_date: date,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        self.name = new_name
+        self.last_date = effective_date

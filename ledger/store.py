@@ -1,0 +1,74 @@
+"""Where the events live: an SQLAlchemy-style URL turned into the eventsourcing environment.
+
+SQLite (the default, a file) uses ``eventsourcing.sqlite``; PostgreSQL uses
+``eventsourcing.postgres`` (psycopg 3). The read models (``projections/``) open the same
+database through SQLAlchemy: :func:`sqlalchemy_url` gives them the matching URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.errors import InputError
+
+DEFAULT_URL = "sqlite:///budget-ledger.db"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str  # "sqlite" | "postgres"
+    url: str  # as given (normalised)
+    env: dict[str, str]
+    sqlalchemy_url: str
+    schema: str | None = None
+
+    @property
+    def sqlite_path(self) -> str | None:
+        return self.env.get("SQLITE_DBNAME") if self.kind == "sqlite" else None
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("BUDGET_LEDGER_DB") or DEFAULT_URL
+
+
+def parse_store_url(url: str | None) -> StoreConfig:
+    """``sqlite:///file.db``, a bare path, or ``postgresql+psycopg://user@host:port/db[?schema=s]``."""
+    url = resolve_url(url)
+    if "://" not in url:  # a bare path means SQLite
+        url = "sqlite:///" + url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        path = unquote(url.split("://", 1)[1])
+        path = path[1:] if path.startswith("/") else path
+        if path in ("", ":memory:"):
+            raise InputError("--db: an in-memory SQLite store would vanish; give a file path")
+        abspath = str(Path(path).expanduser().resolve())
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": abspath,
+               "SQLITE_LOCK_TIMEOUT": "30"}
+        return StoreConfig("sqlite", f"sqlite:///{abspath}", env, f"sqlite:///{abspath}")
+    if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
+        query = parse_qs(parts.query)
+        schema = query.get("schema", [None])[0]
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": (parts.path or "/").lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        netloc = parts.netloc
+        sa_url = f"postgresql+psycopg://{netloc}/{env['POSTGRES_DBNAME']}"
+        return StoreConfig("postgres", url, env, sa_url, schema)
+    raise InputError(
+        f"--db: unsupported store URL {url!r} (use a file path, sqlite:///FILE or "
+        "postgresql+psycopg://USER@HOST:PORT/DB)",
+        field="db",
+    )
