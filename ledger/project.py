@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -20,7 +20,7 @@ from ledger.topics import topic
 _NS = uuid5(NAMESPACE_URL, "budget-ledger:project")
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     """Project categories named in the seeds."""
 
     INDUSTRY = "产业发展"
@@ -33,7 +33,7 @@ class Category(str, Enum):
     OTHER = "other"
 
 
-class PayeeKind(str, Enum):
+class PayeeKind(StrEnum):
     ENTERPRISE = "enterprise"
     HOUSEHOLD = "household"
     INDIVIDUAL = "individual"
