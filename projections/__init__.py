@@ -1,0 +1,1 @@
+"""The read side: where money is counted. Reads the event log, never writes events."""

@@ -1,0 +1,36 @@
+"""The read models' SQLAlchemy engine, on the same database as the event store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from ledger.store import StoreConfig
+
+
+def engine_for(config: StoreConfig) -> Engine:
+    if config.kind == "sqlite":
+        engine = create_engine(config.sqlalchemy_url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if config.schema:
+        connect_args["options"] = f"-csearch_path={config.schema}"
+    return create_engine(config.sqlalchemy_url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def scratch_engine() -> Engine:
+    """An in-memory SQLite database for replays and rebuilds that must not touch the live tables."""
+    from sqlalchemy.pool import StaticPool
+
+    return create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )
