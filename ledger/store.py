@@ -16,6 +16,11 @@ from ledger.errors import InputError
 
 DEFAULT_URL = "sqlite:///budget-ledger.db"
 
+# The library's application recorders plus a hash chain over the log (tamper evidence),
+# written in the same transaction as the events: see ledger/integrity.py.
+SQLITE_RECORDER = "ledger.integrity:ChainedSQLiteApplicationRecorder"
+POSTGRES_RECORDER = "ledger.integrity:ChainedPostgresApplicationRecorder"
+
 
 @dataclass(frozen=True)
 class StoreConfig:
@@ -48,7 +53,7 @@ def parse_store_url(url: str | None) -> StoreConfig:
             raise InputError("--db: an in-memory SQLite store would vanish; give a file path")
         abspath = str(Path(path).expanduser().resolve())
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": abspath,
-               "SQLITE_LOCK_TIMEOUT": "30"}
+               "SQLITE_LOCK_TIMEOUT": "30", "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
         return StoreConfig("sqlite", f"sqlite:///{abspath}", env, f"sqlite:///{abspath}")
     if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
         query = parse_qs(parts.query)
@@ -61,6 +66,7 @@ def parse_store_url(url: str | None) -> StoreConfig:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER,
         }
         if schema:
             env["POSTGRES_SCHEMA"] = schema
