@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from ledger.store import StoreConfig
 
@@ -34,3 +36,17 @@ def scratch_engine() -> Engine:
     return create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
+
+
+Source = Connection | Engine
+"""What every query accepts: an open connection, or an engine (live tables or a replay)."""
+
+
+@contextmanager
+def connected(source: Source) -> Iterator[Connection]:
+    """A connection for a query: the one given, or a fresh one from the engine."""
+    if isinstance(source, Connection):
+        yield source
+    else:
+        with source.connect() as conn:
+            yield conn

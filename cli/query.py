@@ -1,0 +1,337 @@
+"""Query commands (read only): balance, progress, trace, history, log, verify.
+
+Each one brings the read models up to date (``Projector.catch_up``) and runs one query function
+from ``projections/``. With ``--as-of`` / ``--known-at`` the same function runs on a replay of the
+log instead (``projections.replay.replay_engine``), so past books are folded, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from cli.main import Context, cli
+from cli.render import FORMATS, emit
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+# ---- shared options ---------------------------------------------------------------------------
+
+
+def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _parse_known_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"expected an ISO timestamp such as 2025-03-01T12:00:00+00:00 (UTC when no zone), "
+            f"got {value!r}"
+        ) from None
+
+
+def query_options(formats: tuple[str, ...] = FORMATS) -> Callable[[Any], Any]:
+    """--format (overrides the global one), --as-of and --known-at, on every query."""
+
+    def deco(f: Any) -> Any:
+        f = click.option("--known-at", "known_at", callback=_parse_known_at, metavar="TIMESTAMP",
+                         help="Only events recorded up to this moment (ISO; UTC when no zone).")(f)
+        f = click.option("--as-of", "as_of", callback=_parse_as_of, metavar="DATE",
+                         help="Only events effective up to and including DATE (YYYY-MM-DD).")(f)
+        f = click.option("--format", "fmt", type=click.Choice(formats), default=None,
+                         help="Output format (overrides the global --format).")(f)
+        return f
+
+    return deco
+
+
+def books(ctx: Context, as_of: date | None, known_at: datetime | None) -> Engine:
+    """The live read models, caught up — or a replay of the log when a point in time is asked."""
+    if as_of is not None or known_at is not None:
+        from projections.replay import replay_engine
+
+        return replay_engine(ctx.app, as_of=as_of, known_at=known_at)
+    from projections.updater import Projector
+
+    projector = Projector(ctx.app)
+    projector.catch_up()
+    return projector.engine
+
+
+def _fmt(ctx: Context, fmt: str | None) -> str:
+    return fmt or ctx.fmt
+
+
+# ---- balance ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("unit", required=False)
+@click.option("--year", type=int, default=None, help="Only this fiscal year.")
+@click.option("--task", default=None, help="Only this fund task, e.g. 以工代赈任务.")
+@click.option("--by", type=click.Choice(["indicator", "unit", "task", "year"]), default="indicator",
+              show_default=True, help="One row per indicator, or totals per unit / task / year.")
+@query_options()
+@pass_ctx
+def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, by: str,
+            fmt: str | None, as_of: date | None, known_at: datetime | None) -> None:
+    """Balances per indicator held: received, forwarded, allocated, paid, recovered, available.
+
+    \b
+    Example:
+      budget-ledger balance 城关区 --year 2025
+      budget-ledger balance --by task --format json
+      budget-ledger balance 拉萨市 --as-of 2025-06-30
+    """
+    from projections.balances import AMOUNTS, BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals
+    from projections.balances import balance as query
+
+    engine = books(ctx, as_of, known_at)
+    if by == "indicator":
+        f = _fmt(ctx, fmt)
+        emit(query(engine, unit, year=year, task=task), f,
+             columns=TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS, title="balance (元)")
+    else:
+        emit(balance_totals(engine, by, unit, year=year, task=task),  # type: ignore[arg-type]
+             _fmt(ctx, fmt), columns=(by, "indicators", *AMOUNTS), title=f"balance per {by} (元)")
+
+
+# ---- progress ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--unit", default=None, help="Start the hierarchy at this unit (default: the top).")
+@click.option("--by", type=click.Choice(["unit", "task", "month"]), default="unit",
+              show_default=True, help="Rows per unit of the hierarchy, per task, or per month.")
+@query_options()
+@pass_ctx
+def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: date | None,
+             known_at: datetime | None) -> None:
+    """Execution progress (支出进度): paid ÷ received, rolled up county → prefecture → region.
+
+    Only payments count as spending; forwards and allocations never do. `received` is net of
+    money returned up (收回). With --by month the figures are cumulative to each month's end.
+
+    \b
+    Example:
+      budget-ledger progress
+      budget-ledger progress --unit 拉萨市 --by task
+      budget-ledger progress --unit 西藏自治区 --by month --format csv
+    """
+    from projections.progress import progress as query
+
+    rows = query(books(ctx, as_of, known_at), unit, by=by)  # type: ignore[arg-type]
+    if unit is not None and not rows:
+        click.echo(f"note: no indicator held by {unit!r} (at this point in time)", err=True)
+    f = _fmt(ctx, fmt)
+    if by == "unit":
+        if f == "table":
+            rows = [{**r, "unit": "  " * r["level"] + r["unit"]} for r in rows]
+        cols: tuple[str, ...] = ("unit", "parent", "received", "paid", "ratio")
+    elif by == "task":
+        cols = ("unit", "task", "received", "paid", "ratio")
+    else:
+        cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio")
+    emit(rows, f, columns=cols, title=f"execution progress per {by} (元)")
+
+
+# ---- trace ------------------------------------------------------------------------------------
+
+TRACE_COLUMNS = ("id", "kind", "unit", "amount", "paid", "doc", "date", "flags", "detail")
+UP_COLUMNS = ("hop", "branch", "id", "kind", "unit", "amount", "doc", "date", "flags", "parent")
+
+
+def _flatten(node: dict[str, Any], depth: int = 0, parent: str | None = None) -> Iterator[dict[str, Any]]:
+    detail = {"indicator": node.get("task"), "project": node.get("name"),
+              "payment": node.get("payee")}[node["kind"]]
+    if node.get("reversed"):
+        detail = f"{detail} (reversed {node.get('reversed_date')})"
+    yield {**{k: v for k, v in node.items() if k != "children"}, "depth": depth, "parent": parent,
+           "flags": " ".join(node.get("flags") or []), "detail": detail}
+    for c in node.get("children", []):
+        yield from _flatten(c, depth + 1, node["id"])
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+@click.option("--up", is_flag=True, default=False,
+              help="The chain from the entity up to its root document(s) instead of the tree below.")
+@query_options((*FORMATS, "dot"))
+@pass_ctx
+def trace(ctx: Context, ident: str, up: bool, fmt: str | None, as_of: date | None,
+          known_at: datetime | None) -> None:
+    """Lineage of the money: the tree under an indicator, or (--up) the chain to its root(s).
+
+    ID is an indicator, a project or a payment (PROJECT:Pn). `--format dot` writes a Graphviz
+    graph of the tree (pipe it to `dot -Tsvg`).
+
+    \b
+    Example:
+      budget-ledger trace I-XZ-以工代赈任务
+      budget-ledger trace CG-2025-01:P1 --up --format json
+      budget-ledger trace I-XZ-以工代赈任务 --format dot | dot -Tsvg > flow.svg
+    """
+    from projections.lineage import to_dot, trace_down, trace_up
+
+    engine = books(ctx, as_of, known_at)
+    f = fmt or ctx.fmt
+    if up:
+        if f == "dot":
+            raise click.BadParameter("dot draws the tree below an ID; use it without --up",
+                                     param_hint="'--format'")
+        hops = trace_up(engine, ident)
+        if f == "json":
+            emit(hops, f)
+        else:
+            emit([{**h, "flags": " ".join(h["flags"])} for h in hops], f, columns=UP_COLUMNS,
+                 title=f"trace --up {ident} (元)")
+        return
+    tree = trace_down(engine, ident)
+    if f == "dot":
+        click.echo(to_dot(tree), nl=False)
+    elif f == "json":
+        emit(tree, f)
+    else:
+        rows = list(_flatten(tree))
+        if f == "table":
+            rows = [{**r, "id": "  " * r["depth"] + r["id"]} for r in rows]
+            emit(rows, f, columns=TRACE_COLUMNS, title=f"trace {ident} (元)")
+        else:
+            emit(rows, f, columns=("depth", "parent", *TRACE_COLUMNS))
+
+
+# ---- history and log --------------------------------------------------------------------------
+
+
+def _events(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
+    from projections.history import EVENT_COLUMNS, detail
+
+    if fmt == "json":
+        emit(rows, fmt)
+    else:
+        emit([{**r, "detail": detail(r)} for r in rows], fmt, columns=EVENT_COLUMNS, title=title)
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+@query_options()
+@pass_ctx
+def history(ctx: Context, ident: str, fmt: str | None, as_of: date | None,
+            known_at: datetime | None) -> None:
+    """Every event that touched an indicator, project or payment: position, recorded time,
+    effective date, actor, document, amounts.
+
+    \b
+    Example:
+      budget-ledger history CG-2025-01
+      budget-ledger history CG-2025-01:P1 --format json
+    """
+    from ledger.errors import InputError
+    from projections.history import history as query
+
+    rows = query(books(ctx, as_of, known_at), ident)
+    if not rows and as_of is None and known_at is None:
+        raise InputError(f"ID: no event touched {ident!r}", field="ID")
+    _events(rows, _fmt(ctx, fmt), f"history {ident}")
+
+
+@cli.command()
+@click.option("--after", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="POSITION", help="Start after this log position.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="At most N events.")
+@click.option("--digest", is_flag=True, default=False,
+              help="Print the log's head position and chain hash (write it down as an anchor).")
+@query_options()
+@pass_ctx
+def log(ctx: Context, after: int, limit: int | None, digest: bool, fmt: str | None,
+        as_of: date | None, known_at: datetime | None) -> None:
+    """The raw event log in order.
+
+    \b
+    Example:
+      budget-ledger log --after 120 --limit 20
+      budget-ledger log --digest
+    """
+    f = _fmt(ctx, fmt)
+    if digest:
+        try:
+            from ledger.integrity import head_digest
+        except ImportError:
+            raise click.UsageError("--digest needs the log's hash chain (ledger.integrity)") from None
+        position, digest_hex = head_digest(ctx.app)
+        if f == "json":
+            click.echo(json.dumps({"position": position, "digest": digest_hex}))
+        else:
+            click.echo(f"{position} {digest_hex}")
+        return
+    from projections.history import log as query
+
+    _events(query(books(ctx, as_of, known_at), after, limit), f, "log")
+
+
+# ---- verify -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format (overrides the global --format).")
+@pass_ctx
+def verify(ctx: Context, fmt: str | None) -> None:
+    """Rebuild every projection from the log and compare row by row; check the log's hash chain.
+
+    Exit code 0 only when everything agrees, 1 when anything differs (each difference is listed).
+
+    \b
+    Example:
+      budget-ledger verify
+      budget-ledger --format json verify
+    """
+    from projections.updater import Projector, read_position
+    from projections.verify import verify_projections
+
+    app = ctx.app
+    projector = Projector(app)
+    projector.catch_up()
+    problems = [f"read models: {p}" for p in verify_projections(app, projector.engine)]
+    chain_checked = False
+    try:
+        from ledger.integrity import verify_chain
+    except ImportError:
+        pass
+    else:
+        problems += [f"log: {p}" for p in verify_chain(app)]
+        chain_checked = True
+    with projector.engine.connect() as conn:
+        position = read_position(conn)
+    f = _fmt(ctx, fmt)
+    if f == "json":
+        click.echo(json.dumps({"ok": not problems, "position": position,
+                               "chain_checked": chain_checked, "problems": problems},
+                              ensure_ascii=False, indent=2))
+    elif f == "csv":
+        emit([{"problem": p} for p in problems], f, columns=("problem",))
+    else:
+        for p in problems:
+            click.echo(p)
+        checked = "read models and hash chain" if chain_checked else "read models"
+        status = "ok" if not problems else f"{len(problems)} difference(s)"
+        click.echo(f"verify: {status}; {checked} checked up to position {position}")
+    if problems:
+        sys.exit(1)

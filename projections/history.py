@@ -1,0 +1,63 @@
+"""History of an entity and the raw log, read from ``rm_events`` / ``rm_event_entities``.
+
+Each event comes out with its common fields (position, recorded time, effective date, type,
+actor, entity, document, amount) followed by its own fields; amounts are 元 strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.money import format_yuan
+from projections.db import Source, connected
+from projections.tables import EventEntityRow, EventRow
+
+EVENT_COLUMNS = ("position", "recorded_at", "effective_date", "type", "actor", "entity", "doc",
+                 "amount", "detail")
+_COMMON = {"effective_date", "actor", "doc", "amount"}
+
+
+def event_dict(r: EventRow) -> dict[str, Any]:
+    payload = json.loads(r.payload)
+    own = {k: v for k, v in payload.items() if k not in _COMMON}
+    return {
+        "position": r.position,
+        "recorded_at": r.recorded_at,
+        "effective_date": r.effective_date.isoformat(),
+        "type": r.type,
+        "actor": r.actor,
+        "entity": r.entity,
+        "doc": r.doc,
+        "amount": format_yuan(r.amount) if r.amount is not None else None,
+        **own,
+    }
+
+
+def detail(ev: dict[str, Any]) -> str:
+    """The event's own fields on one line, for table and CSV output."""
+    return ", ".join(f"{k}={v}" for k, v in ev.items()
+                     if k not in EVENT_COLUMNS and v not in (None, "", False))
+
+
+def history(source: Source, entity: str) -> list[dict[str, Any]]:
+    """Every event that touched ``entity`` (indicator, project or payment id), in log order."""
+    stmt = (
+        select(EventRow)
+        .join(EventEntityRow, EventEntityRow.position == EventRow.position)
+        .where(EventEntityRow.entity == entity)
+        .order_by(EventRow.position)
+    )
+    with connected(source) as conn:
+        return [event_dict(r) for r in conn.execute(stmt)]
+
+
+def log(source: Source, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The log in order, from the event after position ``after``; at most ``limit`` events."""
+    stmt = select(EventRow).where(EventRow.position > after).order_by(EventRow.position)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with connected(source) as conn:
+        return [event_dict(r) for r in conn.execute(stmt)]

@@ -1,0 +1,257 @@
+"""Lineage of tracked funds (追踪): the tree below an indicator, and the chain up to the root(s).
+
+Down: an indicator's forwards (child indicators), then one branch per project funding line it
+pays for (sources are never pooled, so a project funded twice appears under both indicators),
+then that line's payments. Up: from a payment, project or indicator to the root document(s); a
+project funded from several indicators has one branch per funding line, hence several roots.
+
+The tree is read level by level through the ``parent_id`` index, then funding lines, projects
+and payments by indicator id, so its cost follows the size of the subtree, not of the log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ledger.errors import InputError
+from ledger.money import format_yuan
+from projections.db import Source, connected
+from projections.tables import FundingLineRow, IndicatorRow, PaymentRow, ProjectRow
+
+_CHUNK = 500
+
+
+def _in_chunks(conn: Connection, table: Any, column: Any, keys: Sequence[str]) -> list[Any]:
+    out: list[Any] = []
+    for k in range(0, len(keys), _CHUNK):
+        out.extend(conn.execute(select(table).where(column.in_(keys[k : k + _CHUNK]))))
+    return out
+
+
+def flags(tracking: bool, direct: bool) -> list[str]:
+    return [f for f, on in (("追踪 tracking", tracking), ("直达 direct", direct)) if on]
+
+
+def _indicator_node(r: IndicatorRow) -> dict[str, Any]:
+    return {
+        "id": r.indicator_id, "kind": "indicator", "unit": r.unit,
+        "amount": format_yuan(r.received), "doc": r.doc, "date": r.effective_date.isoformat(),
+        "tracking": r.tracking, "direct": r.direct, "flags": flags(r.tracking, r.direct),
+        "task": r.task, "year": r.year, "source": r.source, "issuer": r.issuer,
+        "forwarded": format_yuan(r.forwarded), "allocated": format_yuan(r.allocated),
+        "paid": format_yuan(r.paid), "recovered": format_yuan(r.recovered),
+        "available": format_yuan(r.available),
+    }
+
+
+def _project_node(p: ProjectRow, *, amount: int, paid: int, via: str | None,
+                  tracking: bool | None, direct: bool | None) -> dict[str, Any]:
+    return {
+        "id": p.project_id, "kind": "project", "unit": p.unit, "amount": format_yuan(amount),
+        "doc": p.doc, "date": p.effective_date.isoformat(), "tracking": tracking, "direct": direct,
+        "flags": flags(bool(tracking), bool(direct)), "name": p.name, "category": p.category,
+        "paid": format_yuan(paid), "percent": p.percent, "indicator": via,
+    }
+
+
+def _payment_node(pay: PaymentRow, unit: str, tracking: bool | None,
+                  direct: bool | None) -> dict[str, Any]:
+    return {
+        "id": pay.payment_id, "kind": "payment", "unit": unit, "amount": format_yuan(pay.amount),
+        "doc": pay.voucher, "date": pay.effective_date.isoformat(), "tracking": tracking,
+        "direct": direct, "flags": flags(bool(tracking), bool(direct)), "payee": pay.payee,
+        "payee_kind": pay.payee_kind, "labour": pay.labour, "reversed": pay.reversed,
+        "reversed_date": pay.reversed_date.isoformat() if pay.reversed_date else None,
+        "indicator": pay.indicator_id, "project": pay.project_id,
+    }
+
+
+def entity_kind(conn: Connection, ident: str) -> str:
+    """'indicator', 'project' or 'payment'; an unknown id is bad input naming the argument."""
+    for kind, col in (("indicator", IndicatorRow.indicator_id),
+                      ("project", ProjectRow.project_id),
+                      ("payment", PaymentRow.payment_id)):
+        if conn.execute(select(col).where(col == ident)).first() is not None:
+            return kind
+    raise InputError(f"ID: no indicator, project or payment {ident!r} in the ledger", field="ID")
+
+
+def trace_down(source: Source, ident: str) -> dict[str, Any]:
+    """The nested tree under an indicator (or a project, or a single payment)."""
+    with connected(source) as conn:
+        kind = entity_kind(conn, ident)
+        if kind == "indicator":
+            return _down_indicator(conn, ident)
+        if kind == "project":
+            return _down_project(conn, ident)
+        pay = conn.execute(select(PaymentRow).where(PaymentRow.payment_id == ident)).one()
+        prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == pay.project_id)).one()
+        ind = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == pay.indicator_id)).one()
+        return {**_payment_node(pay, prj.unit, ind.tracking, ind.direct), "children": []}
+
+
+def _down_indicator(conn: Connection, ident: str) -> dict[str, Any]:
+    top = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == ident)).one()
+    inds: dict[str, IndicatorRow] = {top.indicator_id: top}
+    kids: dict[str, list[IndicatorRow]] = defaultdict(list)
+    frontier = [top.indicator_id]
+    while frontier:
+        level = _in_chunks(conn, IndicatorRow, IndicatorRow.parent_id, frontier)
+        for r in level:
+            inds[r.indicator_id] = r
+            kids[r.parent_id].append(r)
+        frontier = [r.indicator_id for r in level]
+    ids = list(inds)
+    lines = _in_chunks(conn, FundingLineRow, FundingLineRow.indicator_id, ids)
+    projects = {p.project_id: p for p in _in_chunks(
+        conn, ProjectRow, ProjectRow.project_id, sorted({ln.project_id for ln in lines}))}
+    pays: dict[tuple[str, str], list[PaymentRow]] = defaultdict(list)
+    for p in _in_chunks(conn, PaymentRow, PaymentRow.indicator_id, ids):
+        pays[(p.project_id, p.indicator_id)].append(p)
+    lines_of: dict[str, list[FundingLineRow]] = defaultdict(list)
+    for ln in lines:
+        lines_of[ln.indicator_id].append(ln)
+
+    def build(r: IndicatorRow) -> dict[str, Any]:
+        children = [build(c) for c in sorted(kids[r.indicator_id], key=lambda c: c.position)]
+        for ln in sorted(lines_of[r.indicator_id], key=lambda x: (x.first_date, x.project_id)):
+            prj = projects[ln.project_id]
+            payments = sorted(pays[(ln.project_id, r.indicator_id)], key=lambda p: p.position)
+            children.append({
+                **_project_node(prj, amount=ln.allocated, paid=ln.paid, via=r.indicator_id,
+                                tracking=r.tracking, direct=r.direct),
+                "children": [{**_payment_node(p, prj.unit, r.tracking, r.direct), "children": []}
+                             for p in payments],
+            })
+        return {**_indicator_node(r), "children": children}
+
+    return build(top)
+
+
+def _down_project(conn: Connection, ident: str) -> dict[str, Any]:
+    prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == ident)).one()
+    lines = conn.execute(select(FundingLineRow).where(FundingLineRow.project_id == ident)).all()
+    inds = {r.indicator_id: r for r in _in_chunks(
+        conn, IndicatorRow, IndicatorRow.indicator_id, [ln.indicator_id for ln in lines])}
+    pays = conn.execute(select(PaymentRow).where(PaymentRow.project_id == ident)
+                        .order_by(PaymentRow.position)).all()
+    one = inds[lines[0].indicator_id] if len(lines) == 1 else None
+    return {
+        **_project_node(prj, amount=prj.allocated, paid=prj.paid, via=None,
+                        tracking=one.tracking if one else None, direct=one.direct if one else None),
+        "children": [{**_payment_node(p, prj.unit, inds[p.indicator_id].tracking,
+                                      inds[p.indicator_id].direct), "children": []} for p in pays],
+    }
+
+
+def _chain(conn: Connection, indicator_id: str) -> list[IndicatorRow]:
+    out: list[IndicatorRow] = []
+    cur: str | None = indicator_id
+    while cur is not None:
+        r = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == cur)).one()
+        out.append(r)
+        cur = r.parent_id
+    return out
+
+
+def trace_up(source: Source, ident: str) -> list[dict[str, Any]]:
+    """The hops from the entity up to its root document(s), each with amount, doc and flags.
+
+    Each hop carries ``branch`` and ``parent`` (the next hop up, None at a root). A project with
+    several funding lines is listed once with branch 0, then one branch (1, 2, …) per line.
+    """
+    with connected(source) as conn:
+        kind = entity_kind(conn, ident)
+        hops: list[dict[str, Any]] = []
+        if kind == "indicator":
+            _add_chain(hops, _chain(conn, ident), branch=1)
+            return _numbered(hops)
+        if kind == "payment":
+            pay = conn.execute(select(PaymentRow).where(PaymentRow.payment_id == ident)).one()
+            prj_id, line_ids = pay.project_id, [pay.indicator_id]
+        else:
+            prj_id = ident
+            line_ids = [ln.indicator_id for ln in conn.execute(
+                select(FundingLineRow).where(FundingLineRow.project_id == ident)
+                .order_by(FundingLineRow.first_date, FundingLineRow.indicator_id))]
+        prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == prj_id)).one()
+        lines = {ln.indicator_id: ln for ln in conn.execute(
+            select(FundingLineRow).where(FundingLineRow.project_id == prj_id))}
+        chains = [_chain(conn, i) for i in line_ids]
+        shared = 0 if len(chains) > 1 else 1
+        if kind == "payment":
+            top = chains[0][0]
+            hops.append({**_payment_node(pay, prj.unit, top.tracking, top.direct),
+                         "branch": shared, "parent": prj_id})
+        if len(chains) == 1:
+            ln, top = lines[line_ids[0]], chains[0][0]
+            hops.append({**_project_node(prj, amount=ln.allocated, paid=ln.paid, via=top.indicator_id,
+                                         tracking=top.tracking, direct=top.direct),
+                         "branch": 1, "parent": top.indicator_id})
+        else:
+            hops.append({**_project_node(prj, amount=prj.allocated, paid=prj.paid, via=None,
+                                         tracking=None, direct=None),
+                         "branch": 0, "parent": None})
+        for b, chain in enumerate(chains, start=1):
+            _add_chain(hops, chain, branch=b)
+        return _numbered(hops)
+
+
+def _add_chain(hops: list[dict[str, Any]], chain: list[IndicatorRow], branch: int) -> None:
+    for k, r in enumerate(chain):
+        parent = chain[k + 1].indicator_id if k + 1 < len(chain) else None
+        hops.append({**_indicator_node(r), "branch": branch, "parent": parent, "root": parent is None})
+
+
+def _numbered(hops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``hop``: 0 for the entity, then the distance up within each branch."""
+    counters: dict[int, int] = defaultdict(int)
+    shared = 0
+    for h in hops:
+        h.setdefault("root", False)
+        b = h["branch"]
+        if b == 0:
+            h["hop"] = shared
+            shared += 1
+        else:
+            h["hop"] = shared + counters[b]
+            counters[b] += 1
+    return hops
+
+
+def to_dot(tree: dict[str, Any]) -> str:
+    """A Graphviz digraph of a ``trace_down`` tree: one node per hop, edges carry the amount."""
+    shapes = {"indicator": "box", "project": "ellipse", "payment": "note"}
+    lines = ["digraph trace {", "  rankdir=TB;", '  node [fontname="Noto Sans CJK SC"];']
+    seen: set[str] = set()
+
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    def node_key(n: dict[str, Any], parent: str | None) -> str:
+        # a project appears once per funding line: key it by its line
+        return f"{n['id']}@{parent}" if n["kind"] == "project" and parent else n["id"]
+
+    def walk(n: dict[str, Any], parent_key: str | None, parent_id: str | None) -> None:
+        key = node_key(n, parent_id)
+        if key not in seen:
+            seen.add(key)
+            label = f"{n['id']}\n{n['unit']}\n{n['amount']} 元"
+            if n.get("flags"):
+                label += "\n" + " ".join(f.split()[0] for f in n["flags"])
+            if n.get("reversed"):
+                label += "\n(reversed)"
+            style = ', style="dashed"' if n.get("reversed") else ""
+            lines.append(f"  {q(key)} [shape={shapes[n['kind']]}, label={q(label)}{style}];")
+        if parent_key is not None:
+            lines.append(f"  {q(parent_key)} -> {q(key)} [label={q(n['amount'])}];")
+        for c in n.get("children", []):
+            walk(c, key, n["id"])
+
+    walk(tree, None, None)
+    lines.append("}")
+    return "\n".join(lines) + "\n"

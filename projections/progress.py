@@ -1,0 +1,221 @@
+"""Execution progress (支出进度): paid ÷ received per unit, rolled up the indicator tree.
+
+The unit hierarchy is the one the money took: a unit's parent is the unit that forwarded to it
+(county → prefecture → region). For a unit:
+
+- ``received`` is what reached it from outside its own books: its indicators whose parent it does
+  not hold, net of what it returned up (收回). Its own forwards downward do not change it.
+- ``paid`` is every payment, net of reversals, made from its indicators *or anything forwarded
+  from them*, at any level below. Only payments count: forwards and allocations never do, which
+  is what makes 以拨代支 (counting a transfer as spending) visible as a low ratio.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import Connection, select
+
+from ledger.money import format_yuan, ratio
+from projections.db import Source, connected
+from projections.tables import EventRow, IndicatorRow, PaymentRow
+
+ProgressBy = Literal["unit", "task", "month"]
+_CHUNK = 500
+
+
+@dataclass
+class _Ind:
+    indicator_id: str
+    unit: str
+    parent_id: str | None
+    task: str
+    received: int
+    recovered: int
+    paid: int
+    effective_date: date
+    position: int
+
+
+@dataclass
+class _Scope:
+    """The indicators in view, and for each the units that count its payments."""
+
+    inds: dict[str, _Ind]
+    units_of: dict[str, list[str]] = field(default_factory=dict)  # indicator -> holder units up the chain
+    entries: dict[str, list[_Ind]] = field(default_factory=lambda: defaultdict(list))
+    parent_unit: dict[str, str] = field(default_factory=dict)
+    first_pos: dict[str, int] = field(default_factory=dict)
+
+    def build(self) -> None:
+        for ind in sorted(self.inds.values(), key=lambda i: i.position):
+            chain = self._chain(ind)
+            self.units_of[ind.indicator_id] = list(dict.fromkeys(chain))
+            if ind.unit not in chain[1:]:  # money entering this unit's books
+                self.entries[ind.unit].append(ind)
+                if len(chain) > 1 and ind.unit not in self.parent_unit:
+                    self.parent_unit[ind.unit] = chain[1]
+            self.first_pos.setdefault(ind.unit, ind.position)
+
+    def _chain(self, ind: _Ind) -> list[str]:
+        units = [ind.unit]
+        cur = ind
+        while cur.parent_id is not None and cur.parent_id in self.inds:
+            cur = self.inds[cur.parent_id]
+            units.append(cur.unit)
+        return units
+
+    def tree_order(self, roots: list[str]) -> list[tuple[str, int]]:
+        """(unit, level) in depth-first order from ``roots``; each unit shown once."""
+        children: dict[str, list[str]] = defaultdict(list)
+        for u, p in self.parent_unit.items():
+            if p != u:
+                children[p].append(u)
+        out: list[tuple[str, int]] = []
+        seen: set[str] = set()
+
+        def visit(u: str, level: int) -> None:
+            if u in seen:
+                return
+            seen.add(u)
+            out.append((u, level))
+            for c in sorted(children.get(u, []), key=lambda x: self.first_pos.get(x, 0)):
+                visit(c, level + 1)
+
+        for r in roots:
+            visit(r, 0)
+        return out
+
+    def roots(self) -> list[str]:
+        return sorted(
+            (u for u in self.entries if u not in self.parent_unit), key=lambda u: self.first_pos[u]
+        )
+
+
+def _load(conn: Connection, unit: str | None) -> _Scope:
+    cols = [IndicatorRow.indicator_id, IndicatorRow.unit, IndicatorRow.parent_id, IndicatorRow.task,
+            IndicatorRow.received, IndicatorRow.recovered, IndicatorRow.paid,
+            IndicatorRow.effective_date, IndicatorRow.position]
+    inds: dict[str, _Ind] = {}
+    if unit is None:
+        for r in conn.execute(select(*cols)):
+            inds[r[0]] = _Ind(*r)
+    else:  # the unit's indicators and everything forwarded from them, level by level
+        frontier = [_Ind(*r) for r in conn.execute(select(*cols).where(IndicatorRow.unit == unit))]
+        while frontier:
+            new = [i for i in frontier if i.indicator_id not in inds]
+            for i in new:
+                inds[i.indicator_id] = i
+            ids = [i.indicator_id for i in new]
+            frontier = []
+            for k in range(0, len(ids), _CHUNK):
+                stmt = select(*cols).where(IndicatorRow.parent_id.in_(ids[k : k + _CHUNK]))
+                frontier.extend(_Ind(*r) for r in conn.execute(stmt))
+    scope = _Scope(inds)
+    scope.build()
+    return scope
+
+
+def _row(unit: str, received: int, paid: int, **extra: Any) -> dict[str, Any]:
+    return {"unit": unit, **extra, "received": format_yuan(received), "paid": format_yuan(paid),
+            "ratio": ratio(paid, received)}
+
+
+def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit") -> list[dict[str, Any]]:
+    """Progress rows: per unit of the hierarchy (under ``unit`` when given), or for the top unit(s)
+    per task, or per month (cumulative to each month's end)."""
+    with connected(source) as conn:
+        scope = _load(conn, unit)
+        roots = [unit] if unit is not None and unit in scope.entries else scope.roots()
+        if by == "unit":
+            return _by_unit(scope, roots)
+        if by == "task":
+            return _by_task(scope, roots)
+        return _by_month(conn, scope, roots)
+
+
+def _by_unit(scope: _Scope, roots: list[str]) -> list[dict[str, Any]]:
+    received: dict[str, int] = defaultdict(int)
+    paid: dict[str, int] = defaultdict(int)
+    for u, entries in scope.entries.items():
+        received[u] = sum(i.received - i.recovered for i in entries)
+    for ind in scope.inds.values():
+        for u in scope.units_of[ind.indicator_id]:
+            paid[u] += ind.paid
+    return [
+        _row(u, received[u], paid[u], level=level, parent=scope.parent_unit.get(u))
+        for u, level in scope.tree_order(roots)
+    ]
+
+
+def _by_task(scope: _Scope, roots: list[str]) -> list[dict[str, Any]]:
+    received: dict[tuple[str, str], int] = defaultdict(int)
+    paid: dict[tuple[str, str], int] = defaultdict(int)
+    for u in roots:
+        for i in scope.entries[u]:
+            received[(u, i.task)] += i.received - i.recovered
+    wanted = set(roots)
+    for ind in scope.inds.values():
+        for u in scope.units_of[ind.indicator_id]:
+            if u in wanted:
+                paid[(u, ind.task)] += ind.paid
+    keys = sorted(set(received) | set(paid), key=lambda k: (roots.index(k[0]), k[1]))
+    return [_row(u, received[(u, t)], paid[(u, t)], task=t) for u, t in keys]
+
+
+def _month(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _months(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _by_month(conn: Connection, scope: _Scope, roots: list[str]) -> list[dict[str, Any]]:
+    """Cumulative received and paid at each month's end, and the paid in that month."""
+    got: dict[tuple[str, str], int] = defaultdict(int)
+    spent: dict[tuple[str, str], int] = defaultdict(int)
+    entry_unit: dict[str, str] = {}
+    for u in roots:
+        for i in scope.entries[u]:
+            got[(u, _month(i.effective_date))] += i.received
+            entry_unit[i.indicator_id] = u
+    ids = list(entry_unit)
+    for k in range(0, len(ids), _CHUNK):  # returns up (收回) lower what the unit holds
+        stmt = select(EventRow.entity, EventRow.effective_date, EventRow.amount).where(
+            EventRow.type == "Indicator.Recovered", EventRow.entity.in_(ids[k : k + _CHUNK])
+        )
+        for ent, d, amount in conn.execute(stmt):
+            got[(entry_unit[ent], _month(d))] -= amount
+    wanted = set(roots)
+    inds = list(scope.inds)
+    for k in range(0, len(inds), _CHUNK):
+        stmt = select(PaymentRow.indicator_id, PaymentRow.amount, PaymentRow.effective_date,
+                      PaymentRow.reversed, PaymentRow.reversed_date).where(
+            PaymentRow.indicator_id.in_(inds[k : k + _CHUNK]))
+        for ind_id, amount, d, rev, rev_d in conn.execute(stmt):
+            for u in scope.units_of[ind_id]:
+                if u in wanted:
+                    spent[(u, _month(d))] += amount
+                    if rev and rev_d is not None:
+                        spent[(u, _month(rev_d))] -= amount
+    out: list[dict[str, Any]] = []
+    for u in roots:
+        months = sorted({m for (x, m) in got if x == u} | {m for (x, m) in spent if x == u})
+        if not months:
+            continue
+        cum_got = cum_paid = 0
+        for m in _months(months[0], months[-1]):
+            cum_got += got.get((u, m), 0)
+            cum_paid += spent.get((u, m), 0)
+            out.append(_row(u, cum_got, cum_paid, month=m,
+                            paid_in_month=format_yuan(spent.get((u, m), 0))))
+    return out
