@@ -163,8 +163,8 @@ def demo(ctx: Context, db: str | None, force_new: bool) -> None:
     """Build a demo ledger: the 2025 Tibet advance allocation, projects and payments.
 
     Imports the bundled allocation table of seed 000 (region → prefectures → counties, three
-    fund tasks), adds six projects in four counties of 拉萨市 (one 以工代赈 project with labour
-    payments), ten payments, one reversal and one recovery, then prints a trace and a
+    fund tasks), adds five projects (six funding lines) in four counties of 拉萨市 (one 以工代赈
+    project with labour payments), ten payments, one reversal and one recovery, then prints a trace and a
     progress report. Refuses a store that already has events.
 
     \b
@@ -195,7 +195,8 @@ def demo(ctx: Context, db: str | None, force_new: bool) -> None:
     finally:
         app.close()
     click.echo(f"demo ledger built in {url}: {shown['indicators']} indicators from {TABLE} "
-               f"({DOC}), 6 projects, 10 payments, 1 reversal, 1 recovery")
+               f"({DOC}), {len({p[0] for p in PROJECTS})} projects, {len(PAYMENTS)} payments, "
+               "1 reversal, 1 recovery")
     for r in roots:
         click.echo(f"  root {r.indicator_id}  {r.unit}  {r.task}  {format_wan(r.received)} 万元")
     fmt = "table" if ctx.fmt == "csv" else ctx.fmt

@@ -96,12 +96,13 @@ class ImportRejected(LedgerError):
         self.items = sorted(items, key=lambda p: (p.row or 0, p.column or ""))
         self.exit_code = 3 if self.items and all(p.invariant for p in self.items) else 2
         lines = [str(p) for p in self.items]
-        n = len(self.items)
-        lines.append(
-            footer or f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was written"
-        )
+        lines.append(footer or f"{file}: {_count(len(self.items), 'problem')}; nothing was written")
         self.problems = lines
         super().__init__("\n".join(lines))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class AlreadyRecorded(InputError):
@@ -449,7 +450,8 @@ def apply_steps(
     already_summary: str | None = None,
 ) -> ImportResult:
     """Apply every step to one Batch; commit only when no step and no earlier check failed."""
-    failed = set(failed or ())
+    blocked = set(failed or ())  # reported already (e.g. a holder whose numbers do not close)
+    failed = set(blocked)
     problems = list(problems)
     ids: list[str] = []
     skipped = dependants = already = 0
@@ -458,7 +460,9 @@ def apply_steps(
         for step in steps:
             if advance:
                 advance(1)
-            if step.ident in failed or (step.needs is not None and step.needs in failed):
+            if step.ident in blocked:
+                continue
+            if step.needs is not None and step.needs in failed:
                 dependants += 1
                 if step.ident:
                     failed.add(step.ident)
@@ -483,8 +487,9 @@ def apply_steps(
                 raise ImportRejected(file, [Problem(file, None, None, None, already_summary)],
                                      footer=f"{file}: nothing was written")
             if dependants:
-                footer = (f"{file}: {len(problems)} problem(s); {dependants} command(s) depending on "
-                          "refused rows were not checked; nothing was written")
+                footer = (f"{file}: {_count(len(problems), 'problem')}; "
+                          f"{_count(dependants, 'command')} depending on refused rows not checked; "
+                          "nothing was written")
             raise ImportRejected(file, problems, footer)
         events = sum(len(a.pending_events) for a in batch.touched())
     return ImportResult(file, kind, rows, len(ids), skipped, events, ids)
@@ -633,17 +638,13 @@ def plan_allocations(
         raise ImportRejected(file, problems)
 
     # shape of the graph
-    nodes: list[str] = []
-    for _, r in rows:
-        for u in (r.holder, r.to):
-            if u not in nodes:
-                nodes.append(u)
+    nodes = list(dict.fromkeys(u for _, r in rows for u in (r.holder, r.to)))
     edges = [(n, r.holder, r.to) for n, r in rows]
     rank, cycles = _topological(nodes, edges)
     if cycles:
         for cyc in cycles:
             chain = " → ".join([cyc[0][1], *(e[2] for e in cyc)])
-            problems.append(Problem(file, cyc[0][0], columns["from"], cyc[0][1],
+            problems.append(Problem(file, cyc[0][0], lower["from"], cyc[0][1],
                                     f"cycle: {chain} ({_rows_text([e[0] for e in cyc])}); money "
                                     "cannot flow back to a unit it came from"))
         raise ImportRejected(file, problems)
@@ -990,6 +991,8 @@ def plan_payments(
                                         f"already recorded as payment {pid} of project {prj} for "
                                         f"{format_yuan(amount)} 元; this row says project "
                                         f"{r.project}, {format_yuan(r.amount)} 元"))
+            else:
+                steps.append(Step(n, "voucher", r.voucher, "", _skip_step, date=r.date))
             continue
         cmd = build(PayCommand, project_id=r.project, indicator_id=r.indicator, amount=r.amount,
                     effective_date=r.date, payee=r.payee, payee_kind=r.payee_kind,
@@ -997,6 +1000,10 @@ def plan_payments(
         steps.append(Step(n, "amount", format_yuan(r.amount), f"voucher {r.voucher}: ",
                           _pay_step(cmd), date=r.date))
     return steps, problems
+
+
+def _skip_step(batch: Batch) -> str:
+    raise _Skipped
 
 
 def _pay_step(cmd: PayCommand) -> Callable[[Batch], str]:

@@ -1,0 +1,111 @@
+"""Projects and payments imports: the example files, date ordering, natural keys, --skip-existing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli, register
+from ledger.application import BudgetLedger
+from ledger.imports import allocation_indicator_id
+
+register()
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DOC = "藏财农〔2024〕000号"
+ALLOC = ["import", "allocations", str(EXAMPLES / "allocations.csv"), "--doc", DOC, "--date",
+         "2024-12-23", "--year", "2025", "--source", "provincial", "--tracking", "--advance"]
+
+
+def run(db: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--db", db, *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = str(tmp_path / "l.db")
+    assert run(url, *ALLOC).exit_code == 0
+    return url
+
+
+def test_example_files_import_in_order(db: str) -> None:
+    res = run(db, "--format", "json", "import", "projects", str(EXAMPLES / "projects.csv"))
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["applied"] == 9  # 4 projects + 5 funding lines
+    res = run(db, "--format", "json", "import", "payments", str(EXAMPLES / "payments.csv"))
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["applied"] == 7 and out["events"] == 7
+    app = BudgetLedger.open(db)
+    try:
+        dl2 = app.get_project("DL-2025-02")  # two sources, recorded separately (never pooled)
+        gonggu = allocation_indicator_id(DOC, "拉萨市", "堆龙德庆区", "巩固拓展脱贫攻坚成果和乡村振兴任务")
+        minzu = allocation_indicator_id(DOC, "拉萨市", "堆龙德庆区", "少数民族发展任务")
+        assert {k: (v.allocated, v.paid) for k, v in dl2.lines.items()} == {
+            gonggu: (1200 * 1_000_000, 300_000_000), minzu: (300 * 1_000_000, 60_000_000)}
+        cg = app.get_project("CG-2025-01")
+        # the file lists CG-V0002 (2025-02-20) after CG-V0001 (2025-03-05): applied by date
+        assert cg.vouchers == {"CG-V0002": "CG-2025-01:P1", "CG-V0001": "CG-2025-01:P2"}
+        dl1 = app.get_project("DL-2025-01")
+        labour = [p for v, p in dl1.vouchers.items() if v == "DL-V0001"]
+        assert labour == ["DL-2025-01:P1"]
+        lz = app.get_project("LZ-2025-01")
+        assert sum(line.allocated for line in lz.lines.values()) == 8_000_000_00
+    finally:
+        app.close()
+
+
+def test_projects_skip_existing_adds_only_new_lines(db: str, tmp_path: Path) -> None:
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    again = run(db, "import", "projects", str(EXAMPLES / "projects.csv"))
+    assert again.exit_code == 2 and "already recorded" in again.stderr
+    extended = tmp_path / "more.csv"
+    extra = ("CG-2025-01,城关区,城关区设施蔬菜大棚建设,产业发展,2025-02-10,城政〔2025〕3号,,"
+             f"{DOC},少数民族发展任务,100万\n"
+             "CG-2025-02,城关区,城关区光伏帮扶电站,产业发展,2025-02-11,,,"
+             f"{DOC},少数民族发展任务,50万\n")
+    extended.write_text((EXAMPLES / "projects.csv").read_text("utf-8") + extra, encoding="utf-8")
+    res = run(db, "--format", "json", "import", "projects", str(extended), "--skip-existing")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["applied"], out["skipped"]) == (3, 9)
+    app = BudgetLedger.open(db)
+    assert len(app.get_project("CG-2025-01").lines) == 2
+    app.close()
+
+
+def test_payments_skip_existing_and_changed_rows(db: str, tmp_path: Path) -> None:
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    assert run(db, "import", "payments", str(EXAMPLES / "payments.csv")).exit_code == 0
+    text = (EXAMPLES / "payments.csv").read_text("utf-8")
+    more = tmp_path / "more.csv"
+    more.write_text(text + "CG-V0003,CG-2025-01,,某公司,enterprise,100.00,2025-06-01,no,\n",
+                    encoding="utf-8")
+    res = run(db, "--format", "json", "import", "payments", str(more), "--skip-existing")
+    assert res.exit_code == 0, res.output
+    assert (json.loads(res.stdout)["applied"], json.loads(res.stdout)["skipped"]) == (1, 7)
+    changed = tmp_path / "changed.csv"
+    changed.write_text(text.replace('"1,200,000.00"', '"1,200,000.01"'), encoding="utf-8")
+    res = run(db, "import", "payments", str(changed), "--skip-existing")
+    assert res.exit_code == 2
+    assert "row 2, column voucher, value 'CG-V0001'" in res.stderr
+    assert "1200000.00 元; this row says project CG-2025-01, 1200000.01 元" in res.stderr
+
+
+def test_gbk_file_with_encoding_option(db: str, tmp_path: Path) -> None:
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("voucher,project,payee,amount,date\nG1,CG-2025-01,城关区某合作社,100,2025-06-01\n"
+                    .encode("gbk"))
+    assert run(db, "import", "payments", str(gbk)).exit_code == 2
+    res = run(db, "import", "payments", str(gbk), "--encoding", "gbk")
+    assert res.exit_code == 0, res.output
+
+
+def test_help_of_every_import_command_has_an_example() -> None:
+    for sub in ("allocations", "projects", "payments"):
+        res = CliRunner().invoke(cli, ["import", sub, "--help"])
+        assert res.exit_code == 0 and "Example" in res.output and "budget-ledger import" in res.output
