@@ -64,3 +64,14 @@ def test_demo_refuses_a_store_with_events_and_force_new_replaces_it(tmp_path: Pa
     app = BudgetLedger.open(str(fresh))
     assert app.event_count() == n  # replaced, not appended to
     app.close()
+
+
+def test_cli_reference_covers_every_command() -> None:
+    from cli.docgen import render
+
+    text = render()
+    for name, cmd in cli.commands.items():
+        assert f"## `budget-ledger {name}`" in text
+        for sub in getattr(cmd, "commands", {}):
+            assert f"## `budget-ledger {name} {sub}`" in text
+    assert "Example" in text.split("## `budget-ledger import allocations`")[1]

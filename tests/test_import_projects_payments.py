@@ -109,3 +109,15 @@ def test_help_of_every_import_command_has_an_example() -> None:
     for sub in ("allocations", "projects", "payments"):
         res = CliRunner().invoke(cli, ["import", sub, "--help"])
         assert res.exit_code == 0 and "Example" in res.output and "budget-ledger import" in res.output
+
+
+def test_all_three_imports_on_sqlite_and_postgres(any_url: str) -> None:
+    for args in (ALLOC, ["import", "projects", str(EXAMPLES / "projects.csv")],
+                 ["import", "payments", str(EXAMPLES / "payments.csv")]):
+        res = run(any_url, *args)
+        assert res.exit_code == 0, res.output
+        again = run(any_url, *args)
+        assert again.exit_code == 2 and "already" in again.stderr
+    app = BudgetLedger.open(any_url)
+    assert len(app.get_project("CG-2025-01").payments) == 2
+    app.close()
