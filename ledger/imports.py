@@ -287,10 +287,9 @@ Voucher = Annotated[str, Field(min_length=1, max_length=120)]
 
 
 class Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    """A file row; field names are the column names (errors name the column the user sees)."""
 
-    #: column name in the file for each field (errors name the column the user sees)
-    COLUMNS: Any = None
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class AllocationRow(Row):
@@ -713,27 +712,26 @@ def plan_allocations(
 
     for top in tops:
         for t in tasks:
-            amount = sum(a for _, a in outgoing[(top, t)])
-            if not amount:
+            total = sum(a for _, a in outgoing[(top, t)])
+            if not total:
                 continue
             ident = allocation_indicator_id(opts.doc, None, top, t)
-            cmd = build(IssueCommand, indicator_id=ident, unit=top, task=t, amount=amount, **template)
+            issue = build(IssueCommand, indicator_id=ident, unit=top, task=t, amount=total,
+                          **template)
             steps.append(Step(None, t, None, f"root of {top}, {t}: ",
-                              _issue_step(cmd, exists, opts.skip_existing), ident))
+                              _issue_step(issue, exists, opts.skip_existing), ident))
+    raw_cells = dict(table.rows)
     for n, r in sorted(rows, key=lambda nr: (rank[nr[1].holder], nr[0])):
         for t in tasks:
-            amount = r.amounts.get(t, 0)
-            if not amount:
-                continue
+            cell = r.amounts.get(t, 0)
             parent = holder_indicator.get((r.holder, t))
+            if not cell or parent is None:  # no indicator, or reported above (receives nothing)
+                continue
             ident = allocation_indicator_id(opts.doc, r.holder, r.to, t)
-            if parent is None:
-                continue  # reported above: the holder receives nothing in this task
-            cmd = build(ForwardCommand, parent_id=parent, child_id=ident, unit=r.to, amount=amount,
+            fwd = build(ForwardCommand, parent_id=parent, child_id=ident, unit=r.to, amount=cell,
                         doc=opts.doc, effective_date=opts.effective_date, actor=opts.actor)
-            steps.append(Step(n, t, format_wan(amount) if opts.unit != "元" else format_yuan(amount),
-                              f"{r.holder} → {r.to}, {t}: ",
-                              _forward_step(cmd, exists, opts, r.holder, t), ident, needs=parent))
+            steps.append(Step(n, t, raw_cells[n][t], f"{r.holder} → {r.to}, {t}: ",
+                              _forward_step(fwd, exists, opts, r.holder, t), ident, needs=parent))
     summary = (f"document {opts.doc} was already imported: every indicator this table creates "
                "exists (ids are derived from document + from + to + task). Use --skip-existing to "
                "import only rows that are new")
