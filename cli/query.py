@@ -289,11 +289,22 @@ def log(ctx: Context, after: int, limit: int | None, digest: bool, fmt: str | No
 # ---- verify -----------------------------------------------------------------------------------
 
 
+def _parse_anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    position, sep, digest = value.strip().replace(" ", ":", 1).partition(":")
+    if not sep or not position.isdigit() or len(digest) != 64:
+        raise click.BadParameter(f"expected POSITION:DIGEST as printed by `log --digest`, got {value!r}")
+    return int(position), digest.lower()
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (overrides the global --format).")
+@click.option("--anchor", callback=_parse_anchor, default=None, metavar="POSITION:DIGEST",
+              help="A digest written down earlier from `log --digest`: the log up to it must be unchanged.")
 @pass_ctx
-def verify(ctx: Context, fmt: str | None) -> None:
+def verify(ctx: Context, fmt: str | None, anchor: tuple[int, str] | None) -> None:
     """Rebuild every projection from the log and compare row by row; check the log's hash chain.
 
     Exit code 0 only when everything agrees, 1 when anything differs (each difference is listed).
@@ -302,6 +313,7 @@ def verify(ctx: Context, fmt: str | None) -> None:
     Example:
       budget-ledger verify
       budget-ledger --format json verify
+      budget-ledger verify --anchor 404:28d5a989ba6c5848e878c4f22c16887984f138ec3d1ef04186b2a5a16fe0fed4
     """
     from projections.updater import Projector, read_position
     from projections.verify import verify_projections
@@ -314,9 +326,10 @@ def verify(ctx: Context, fmt: str | None) -> None:
     try:
         from ledger.integrity import verify_chain
     except ImportError:
-        pass
+        if anchor is not None:
+            raise click.UsageError("--anchor needs the log's hash chain (ledger.integrity)") from None
     else:
-        problems += [f"log: {p}" for p in verify_chain(app)]
+        problems += [f"log: {p}" for p in verify_chain(app, anchor)]
         chain_checked = True
     with projector.engine.connect() as conn:
         position = read_position(conn)

@@ -126,3 +126,14 @@ def test_verify_exit_codes_and_a_corrupted_row(db: str) -> None:
 def test_every_query_help_has_an_example(command: str) -> None:
     code, out, _ = run(command, "--help")
     assert code == 0 and "Example" in out and f"budget-ledger {command}" in out
+
+
+def test_verify_against_a_written_down_digest(db: str) -> None:
+    code, out, _ = run("--db", db, "log", "--digest")
+    position, digest = out.split()
+    assert code == 0 and position == "25" and len(digest) == 64
+    assert run("--db", db, "verify", "--anchor", f"{position}:{digest}")[0] == 0
+    code, out, _ = run("--db", db, "verify", "--anchor", f"{position}:{'0' * 64}")
+    assert code == 1 and "digest" in out
+    code, _, err = run("--db", db, "verify", "--anchor", "25:xyz")
+    assert code == 2 and "--anchor" in err
