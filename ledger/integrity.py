@@ -175,6 +175,36 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             cols, schema, table
         )
 
+    def create_table(self) -> None:
+        """``init`` creates everything, the ?schema=NAME itself included.
+
+        When the schema is already there, no DDL runs at all: CREATE INDEX IF NOT EXISTS would
+        queue behind a writer's EXCLUSIVE lock (for as long as a big import takes) and every
+        command opening the store, queries included, would hang with it.
+        """
+        if self._schema_exists():
+            self.datastore.register_type_adapters()
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(self.datastore.schema)))
+        super().create_table()
+
+    def _schema_exists(self) -> bool:
+        schema = self.datastore.schema
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL "
+                "AND to_regtype(%s) IS NOT NULL AS ok",
+                (f'"{schema}"."{self.events_table_name}"', f'"{schema}"."{self.chain_table_name}"',
+                 f'"{schema}"."{self.stored_event_type_name}"'),
+            )
+            row = curs.fetchone()
+            return bool(row and row["ok"])
+
+    # One retry loop, BudgetLedger.run's: the library's own 10 retries around each insert
+    # would multiply it into minutes behind a stuck lock.
+    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:

@@ -21,6 +21,21 @@ DEFAULT_URL = "sqlite:///budget-ledger.db"
 SQLITE_RECORDER = "ledger.integrity:ChainedSQLiteApplicationRecorder"
 POSTGRES_RECORDER = "ledger.integrity:ChainedPostgresApplicationRecorder"
 
+# How long one save waits for another writer's lock before it counts as a failed attempt
+# (BudgetLedger.run retries a bounded number of times, then exit 4). PostgreSQL's library
+# default, 0, would wait for ever behind a stuck writer.
+LOCK_TIMEOUT_ENV = "BUDGET_LEDGER_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = {"sqlite": 30, "postgres": 10}
+
+
+def lock_timeout(kind: str) -> str:
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return str(DEFAULT_LOCK_TIMEOUT[kind])
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{LOCK_TIMEOUT_ENV}: expected whole seconds >= 1, got {raw!r}")
+    return raw
+
 
 @dataclass(frozen=True)
 class StoreConfig:
@@ -53,7 +68,7 @@ def parse_store_url(url: str | None) -> StoreConfig:
             raise InputError("--db: an in-memory SQLite store would vanish; give a file path")
         abspath = str(Path(path).expanduser().resolve())
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": abspath,
-               "SQLITE_LOCK_TIMEOUT": "30", "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
+               "SQLITE_LOCK_TIMEOUT": lock_timeout("sqlite"), "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
         return StoreConfig("sqlite", f"sqlite:///{abspath}", env, f"sqlite:///{abspath}")
     if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
         query = parse_qs(parts.query)
@@ -66,6 +81,7 @@ def parse_store_url(url: str | None) -> StoreConfig:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": lock_timeout("postgres"),
             "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER,
         }
         if schema:
