@@ -1,0 +1,190 @@
+"""What every rule shares: the Finding it reports and the books it reads (one snapshot).
+
+A rule is a module with ``RULE_ID`` and ``check(books, cfg) -> list[Finding]``. ``Books`` holds
+one open connection to the read models (live, or a replay for --as-of / --known-at), the audit
+date ("today" for deadlines and the 序时进度), the settings, and the rows several rules need,
+each loaded once with ``select()``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from ledger.money import format_yuan
+from projections.audit.config import RuleConfig, RulesConfig
+from projections.tables import (
+    EventRow,
+    FundingLineRow,
+    IndicatorRow,
+    PaymentRow,
+    ProgressReportRow,
+    ProjectRow,
+    RenameRow,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One breach of one rule. ``amount`` is in 分; JSON shows it in 元 (two decimals)."""
+
+    rule: str
+    severity: str
+    entity: str
+    detail: str
+    unit: str | None = None
+    amount: int | None = None
+    year: int | None = None
+    date: date | None = None  # the date the breach is about (deadline, payment, year end)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "entity": self.entity,
+            "unit": self.unit,
+            "year": self.year,
+            "date": self.date.isoformat() if self.date else None,
+            "amount": format_yuan(self.amount) if self.amount is not None else None,
+            "detail": self.detail,
+        }
+        out.update(self.extra)
+        return out
+
+
+def finding(rule: str, cfg: RuleConfig, entity: str, detail: str, **kw: Any) -> Finding:
+    return Finding(rule=rule, severity=cfg.severity, entity=entity, detail=detail, **kw)
+
+
+def yuan(fen: int) -> str:
+    return f"{format_yuan(fen)} 元"
+
+
+def two(value: Decimal) -> str:
+    """'62.50' — a percentage shown with two decimals (rounded half-even, display only)."""
+    return str(value.quantize(Decimal("0.01")))
+
+
+def pct(value: Decimal) -> str:
+    return f"{two(value)}%"
+
+
+def share(numerator: int, denominator: int) -> Decimal:
+    """numerator ÷ denominator in percent, exact as a Decimal (0 when there is no denominator)."""
+    if denominator == 0:
+        return Decimal(0)
+    return Decimal(numerator) * 100 / Decimal(denominator)
+
+
+def after(d: date, days: int) -> date:
+    return d + timedelta(days=days)
+
+
+@dataclass
+class Books:
+    """The read models at the audit date, with lazily loaded tables several rules share."""
+
+    conn: Connection
+    as_of: date
+    config: RulesConfig
+
+    @cached_property
+    def indicators(self) -> dict[str, Row[Any]]:
+        rows = self.conn.execute(select(IndicatorRow).order_by(IndicatorRow.position))
+        return {r.indicator_id: r for r in rows}
+
+    @cached_property
+    def projects(self) -> dict[str, Row[Any]]:
+        rows = self.conn.execute(select(ProjectRow).order_by(ProjectRow.position))
+        return {r.project_id: r for r in rows}
+
+    @cached_property
+    def lines(self) -> list[Row[Any]]:
+        stmt = select(FundingLineRow).order_by(FundingLineRow.project_id, FundingLineRow.indicator_id)
+        return list(self.conn.execute(stmt).all())
+
+    @cached_property
+    def lines_of(self) -> dict[str, list[Row[Any]]]:
+        out: dict[str, list[Row[Any]]] = defaultdict(list)
+        for line in self.lines:
+            out[line.project_id].append(line)
+        return out
+
+    @cached_property
+    def payments(self) -> list[Row[Any]]:
+        return list(self.conn.execute(select(PaymentRow).order_by(PaymentRow.position)).all())
+
+    @cached_property
+    def progress_reports(self) -> list[Row[Any]]:
+        stmt = select(ProgressReportRow).order_by(ProgressReportRow.position)
+        return list(self.conn.execute(stmt).all())
+
+    @cached_property
+    def renames(self) -> list[Row[Any]]:
+        return list(self.conn.execute(select(RenameRow).order_by(RenameRow.position)).all())
+
+    def events(self, *types: str) -> list[Row[Any]]:
+        """Rows of rm_events of the given types, in log order."""
+        stmt = select(EventRow).where(EventRow.type.in_(types)).order_by(EventRow.position)
+        return list(self.conn.execute(stmt).all())
+
+    @cached_property
+    def forwarding_units(self) -> set[str]:
+        """Units that pass money on (转下达): they forwarded an indicator, or the rules file says so.
+
+        Every other unit refines its money to projects (细化到项目). ``[units] refining`` wins.
+        """
+        units = {
+            self.indicators[r.parent_id].unit
+            for r in self.indicators.values()
+            if r.parent_id is not None and r.parent_id in self.indicators
+            and self.indicators[r.parent_id].unit != r.unit
+        }
+        units |= set(self.config.units.forwarding)
+        return units - set(self.config.units.refining)
+
+    def is_forwarding(self, unit: str) -> bool:
+        return unit in self.forwarding_units
+
+    # ---- indicator balances on a past day (from the log rows, for deadline rules) -------------
+
+    _MOVES = {
+        "Indicator.ForwardedOut": -1,
+        "Indicator.RecoveryReceived": +1,
+        "Indicator.AllocatedToProject": -1,
+        "Indicator.Deallocated": +1,
+        "Indicator.Recovered": -1,
+    }
+
+    @cached_property
+    def moves(self) -> dict[str, list[tuple[date, int]]]:
+        """indicator id -> [(effective date, change of its available balance)] in log order."""
+        out: dict[str, list[tuple[date, int]]] = defaultdict(list)
+        for ev in self.events(*self._MOVES):
+            out[ev.entity].append((ev.effective_date, self._MOVES[ev.type] * int(ev.amount)))
+        return out
+
+    def available_on(self, indicator_id: str, day: date) -> int:
+        """What the indicator held, not yet passed on, allocated or returned, at the end of ``day``."""
+        ind = self.indicators[indicator_id]
+        return int(ind.received) + sum(d for when, d in self.moves.get(indicator_id, []) if when <= day)
+
+    def cleared_on(self, indicator_id: str, after_day: date) -> date | None:
+        """The first day after ``after_day`` at whose end nothing was left available, if any."""
+        level = int(self.indicators[indicator_id].received)
+        end_of_day: dict[date, int] = {}
+        for when, delta in self.moves.get(indicator_id, []):
+            level += delta
+            end_of_day[when] = level
+        return next((d for d, lvl in end_of_day.items() if d > after_day and lvl == 0), None)
+
+def ceil_share(base: int, percent: Decimal) -> int:
+    """``percent`` % of ``base`` 分, rounded up to a whole 分 (what a minimum share requires)."""
+    return int((Decimal(base) * percent / 100).to_integral_value(rounding=ROUND_CEILING))

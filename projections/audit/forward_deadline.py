@@ -1,0 +1,59 @@
+"""forward-deadline: a unit that passes money on forwards it within N (5) days of the document.
+
+Source: seed 001 (新财振〔2024〕9号) §一 "地（州、市）以自治区资金文件时间为准，5日内将预算指标
+下达到县（市、区）". The clock starts at the indicator's own effective date — the date of the
+document that put the money at this unit's disposal. Applies to indicators of forwarding units
+(see :attr:`Books.forwarding_units`); counties are judged by project-refinement-deadline instead.
+
+Two findings: a forward made after the deadline (entity: the child indicator), and money still
+unforwarded after the deadline (entity: the held indicator; amount: what it held at the end of the
+deadline day and still holds — the smaller of the two, so money a county returned later does not
+count). Money the unit allocated to its own projects or returned upward is not "unforwarded".
+"""
+
+from __future__ import annotations
+
+from projections.audit.base import Books, Finding, after, finding, yuan
+from projections.audit.config import ForwardDeadlineConfig
+
+RULE_ID = "forward-deadline"
+
+
+def check(books: Books, cfg: ForwardDeadlineConfig) -> list[Finding]:
+    out: list[Finding] = []
+    children: dict[str, list[str]] = {}
+    for ind in books.indicators.values():
+        if ind.parent_id is not None:
+            children.setdefault(ind.parent_id, []).append(ind.indicator_id)
+    for ind in books.indicators.values():
+        if not books.is_forwarding(ind.unit):
+            continue
+        deadline = after(ind.effective_date, cfg.days)
+        for child_id in children.get(ind.indicator_id, []):
+            child = books.indicators[child_id]
+            if child.unit == ind.unit or child.effective_date <= deadline:
+                continue
+            late = (child.effective_date - ind.effective_date).days
+            out.append(finding(
+                RULE_ID, cfg, child.indicator_id,
+                f"{ind.unit} forwarded {yuan(child.received)} of {ind.indicator_id} to "
+                f"{child.unit} on {child.effective_date} ({child.doc}), {late} days after the "
+                f"document date {ind.effective_date} ({ind.doc}); due by {deadline}",
+                unit=ind.unit, amount=int(child.received), year=ind.year, date=deadline,
+                extra={"parent": ind.indicator_id, "days": late},
+            ))
+        if books.as_of <= deadline:
+            continue
+        # money held since the deadline: returns from counties that arrive later are not counted
+        idle = min(books.available_on(ind.indicator_id, deadline), int(ind.available))
+        if idle > 0:
+            days = (books.as_of - ind.effective_date).days
+            out.append(finding(
+                RULE_ID, cfg, ind.indicator_id,
+                f"{ind.unit} still holds {yuan(idle)} of {ind.indicator_id} unforwarded on "
+                f"{books.as_of}, {days} days after the document date {ind.effective_date} "
+                f"({ind.doc}); due by {deadline}",
+                unit=ind.unit, amount=idle, year=ind.year, date=deadline,
+                extra={"days": days},
+            ))
+    return out

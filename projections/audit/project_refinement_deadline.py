@@ -1,0 +1,47 @@
+"""project-refinement-deadline: a county refines its money to projects within N (30) days.
+
+Source: seed 001 (新财振〔2024〕9号) §五 "县（市、区）需在30日内将资金细化到具体项目并录入平台".
+Applies to every indicator held by a unit that does not pass money on (see
+:attr:`Books.forwarding_units`). The clock starts at the indicator's effective date (its receipt).
+
+What must be refined is what the county holds: received, less what it passed on or returned up.
+Fires when, at the end of the deadline day, some of it was still not allocated to projects
+(amount: that balance; the detail says when, if ever, it was cleared), or when money is
+unallocated again at the audit date after the deadline (e.g. a line released and not re-used).
+"""
+
+from __future__ import annotations
+
+from projections.audit.base import Books, Finding, after, finding, yuan
+from projections.audit.config import RefinementDeadlineConfig
+
+RULE_ID = "project-refinement-deadline"
+
+
+def check(books: Books, cfg: RefinementDeadlineConfig) -> list[Finding]:
+    out: list[Finding] = []
+    for ind in books.indicators.values():
+        if books.is_forwarding(ind.unit):
+            continue
+        deadline = after(ind.effective_date, cfg.days)
+        if books.as_of <= deadline:
+            continue
+        at_deadline = books.available_on(ind.indicator_id, deadline)
+        now = int(ind.available)
+        if at_deadline <= 0 and now <= 0:
+            continue
+        received = f"received {ind.effective_date} ({ind.doc})"
+        if at_deadline > 0:
+            cleared = books.cleared_on(ind.indicator_id, deadline) if now == 0 else None
+            tail = (f"; fully allocated only on {cleared}" if cleared else
+                    f"; {yuan(now)} still unallocated on {books.as_of}")
+            detail = (f"{yuan(at_deadline)} of {ind.indicator_id} not allocated to projects by "
+                      f"{deadline}, {cfg.days} days after it was {received}{tail}")
+            amount = at_deadline
+        else:
+            detail = (f"{yuan(now)} of {ind.indicator_id} unallocated again on {books.as_of}, "
+                      f"past the refinement deadline {deadline} ({received})")
+            amount = now
+        out.append(finding(RULE_ID, cfg, ind.indicator_id, detail, unit=ind.unit, amount=amount,
+                           year=ind.year, date=deadline))
+    return out
