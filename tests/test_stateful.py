@@ -385,7 +385,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.snapshots: dict[date, Dump] = {}
         self.prev_dump: Dump | None = None
         self.prev_count = 0
-        self.refused = False
+        self.refused = False  # this step's commands were all refused
+        self.accepted = False  # some command of this step was accepted
         self.touched: tuple[set[str], set[str]] = (set(), set())
         self.clean = False  # True once the last step's checks all passed
 
@@ -404,7 +405,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clean = False
         cmd = build(model_cls, **fields)
         expected = self.model.expect(method, cmd)
-        self.touched = touched_by(method, cmd, self.model)
+        inds, prjs = touched_by(method, cmd, self.model)
+        self.touched = (self.touched[0] | inds, self.touched[1] | prjs)
         event(f"{method}: {expected.__name__ if expected else 'accepted'}")  # --hypothesis-show-statistics
         before = self.app.event_count()
         self.program.append((method, cmd))
@@ -416,11 +418,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 f"{method} refused with {type(e).__name__}, expected {expected.__name__}: {e}"
             )
             assert self.app.event_count() == before, f"refused {method} wrote events"
-            self.refused = True
+            self.refused = not self.accepted
             return
         assert expected is None, f"{method} accepted, but must be refused by {expected.__name__}"
         assert self.app.event_count() > before, f"accepted {method} wrote no event"
-        self.refused = False
+        self.refused, self.accepted = False, True
         self.model.apply(method, cmd, result)
 
     def pick(self, data: st.DataObject, pool: list[str], label: str) -> str:
@@ -432,16 +434,19 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # ---- rules -----------------------------------------------------------------------------
 
-    @initialize(amount=AMOUNT, tracking=st.booleans())
-    def first_issue(self, amount: int, tracking: bool) -> None:
-        self.submit("issue", IssueCommand, indicator_id=self.fresh("I"), unit=UNITS[0],
-                    amount=amount, doc="藏财农〔2025〕1号", effective_date=self.today, year=2025,
-                    task=TASKS[0], source="central", tracking=tracking)
-
-    @initialize(category=st.sampled_from(list(Category)))
-    def first_project(self, category: Category) -> None:
-        self.submit("add_project", AddProjectCommand, project_id=self.fresh("P"), unit=UNITS[0],
+    @initialize(amount=AMOUNT, tracking=st.booleans(), share=st.integers(1, 100),
+                category=st.sampled_from(list(Category)))
+    def opening(self, amount: int, tracking: bool, share: int, category: Category) -> None:
+        """A region's root indicator and a first project funded from it, so that payments,
+        releases and reversals are possible from the first step."""
+        root, project = self.fresh("I"), self.fresh("P")
+        self.submit("issue", IssueCommand, indicator_id=root, unit=UNITS[0], amount=amount,
+                    doc="藏财农〔2025〕1号", effective_date=self.today, year=2025, task=TASKS[0],
+                    source="central", tracking=tracking)
+        self.submit("add_project", AddProjectCommand, project_id=project, unit=UNITS[0],
                     name="首个项目", category=category, effective_date=self.today)
+        self.submit("allocate", AllocateCommand, indicator_id=root, project_id=project,
+                    amount=max(1, amount * share // 100), effective_date=self.today)
 
     @rule(data=st.data(), days=DAYS, amount=AMOUNT, duplicate=st.booleans())
     def issue(self, data: st.DataObject, days: int, amount: int, duplicate: bool) -> None:
@@ -659,8 +664,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert RecoverCommand.OPTIONS.get(bad[0], "--" + bad[0]) in str(e)
         else:
             raise AssertionError(f"build accepted a bad {bad[0]}: {bad[1]!r}")
-        self.refused = True
-        self.touched = (set(), set())
+        self.refused = not self.accepted
 
     # ---- the invariants, after every step ----------------------------------------------------
 
@@ -688,7 +692,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.check_aggregates(rows, *self.touched)
         self.check_replica(count, live)
         self.snapshots[self.today] = live
-        self.refused = False
+        self.refused = self.accepted = False
         self.touched = (set(), set())
         self.clean = True
 
