@@ -3,13 +3,14 @@
 A region issues central funds on 1 January, forwards them to its prefecture the same day; the
 prefecture forwards them to its county on 3 January; the county refines them on 20 January to an
 industry project (70 %) and a work-relief project (30 %), reports both complete and pays them in
-full, with 5 万 of the work-relief money as labour pay (≥ 15 %). On 1 March nothing breaks a rule.
+full, with exactly 15 % of the work-relief money as labour pay. On 1 March nothing breaks a rule.
 Each rule's test changes one thing and expects exactly that rule's findings.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import Engine
 
@@ -67,10 +68,11 @@ def base(
         progress(app, f"IND{y}", "100", d(y, "01-25"))
         pay(app, f"IND{y}", industry, effective_date=d(y, "01-26"), voucher=f"V{y}-1")
         progress(app, f"WR{y}", "100", max(d(y, "01-25"), d(y, work_relief_date)))
-        rest = int(work_relief.removesuffix("万")) - 5
+        whole = Decimal(work_relief.removesuffix("万"))
+        labour = whole * Decimal("0.15")  # exactly the 15 % of central funds (seed 002)
         when = max(d(y, "01-26"), d(y, work_relief_date))
-        pay(app, f"WR{y}", f"{rest}万", effective_date=when, voucher=f"V{y}-2")
-        pay(app, f"WR{y}", "5万", effective_date=when, payee="村民务工", payee_kind="individual",
+        pay(app, f"WR{y}", f"{whole - labour}万", effective_date=when, voucher=f"V{y}-2")
+        pay(app, f"WR{y}", f"{labour}万", effective_date=when, payee="村民务工", payee_kind="individual",
             labour=True, voucher=f"V{y}-3")
 
 

@@ -18,6 +18,7 @@ previous year's share is the same computation on the books as they are now.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 
 from projections.audit.base import Books, Finding, after, ceil_share, finding, pct, share, two, yuan
@@ -30,24 +31,22 @@ def check(books: Books, cfg: IndustryShareConfig) -> list[Finding]:
     categories = {c.value for c in cfg.categories}
     funds: dict[tuple[str, int], int] = defaultdict(int)
     industry: dict[tuple[str, int], int] = defaultdict(int)
-    due = {}
+    due: dict[tuple[str, int], date] = {}
     held: dict[str, tuple[str, int]] = {}
     for ind in books.indicators.values():
         if books.is_forwarding(ind.unit):
             continue
-        parent = books.indicators.get(ind.parent_id) if ind.parent_id else None
-        if parent is not None and parent.unit == ind.unit:
-            continue  # moved within the county's own books: counted at its entry
         key = (ind.unit, ind.year)
         held[ind.indicator_id] = key
-        funds[key] += int(ind.received) - int(ind.recovered) - int(ind.forwarded)
+        # what it holds: received − passed on − returned up = allocated + still available
+        funds[key] += int(ind.allocated) + int(ind.available)
         ready = after(ind.effective_date, cfg.grace_days)
         due[key] = max(due.get(key, ready), ready)
     for line in books.lines:
-        key = held.get(line.indicator_id)
+        line_key = held.get(line.indicator_id)
         prj = books.projects.get(line.project_id)
-        if key is not None and prj is not None and prj.category in categories:
-            industry[key] += int(line.allocated)
+        if line_key is not None and prj is not None and prj.category in categories:
+            industry[line_key] += int(line.allocated)
 
     out: list[Finding] = []
     for (unit, year), base in funds.items():
