@@ -1,0 +1,455 @@
+"""National-scale benchmark (not a test): a synthetic year of linkage funds (衔接资金) for all of China.
+
+    python -m bench.national --scale 0.01                      # SQLite, temporary file
+    python -m bench.national --scale 0.1 --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m bench.national --scale 1.0 --db /tmp/national.db --keep
+
+At ``--scale 1.0``: 31 provincial roots × 3 tasks, ~330 prefectures, ~2,850 counties, ~150,000
+projects, ~3,000,000 payments (~3.5 M events). Prefectures, counties, projects and payments scale
+with ``--scale``; the 31 provinces and 3 tasks do not.
+
+Measured, on the store ``--db`` names (SQLite file or PostgreSQL, a fresh schema per run):
+
+- import through the ledger, in ``app.batch()`` chunks of ``--chunk`` aggregates: the tree, then
+  projects (register + allocate), then payments in ``--months`` passes (monthly/quarterly files:
+  each pass loads every project again, as a real import of that month's payments would);
+- the same number of events written by the bare ``eventsourcing`` library with the same
+  persistence module (plain recorder, 1,000 new aggregates per save) — the baseline of the ratio;
+- a full projection rebuild from position 0 into fresh tables (a new SQLite file / new schema);
+- ``balance UNIT`` and ``trace ID`` p50/p95 with the projections' own query functions;
+- peak RSS of this process (resource.getrusage) and the store's size on disk.
+
+The last line printed is one JSON object. Targets: import ≥ 0.6× bare; rebuild ≥ 100k events/s;
+peak RSS < 300 MB; query p95 < 50 ms. Results and profiles: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from sqlalchemy import Engine, text
+
+from ledger.application import BudgetLedger
+from ledger.commands import (
+    AddProjectCommand,
+    AllocateCommand,
+    ForwardCommand,
+    IssueCommand,
+    PayCommand,
+    build,
+)
+from ledger.store import StoreConfig, parse_store_url
+from projections.balances import balance
+from projections.db import engine_for
+from projections.lineage import trace_down, trace_up
+from projections.updater import Projector
+
+TASKS = ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务", "以工代赈任务")
+PROVINCES = 31
+MAX_PAYMENT_FEN = 50_000 * 100  # one payment is 1,000–50,000 元
+YEAR = 2025
+
+
+@dataclass(frozen=True)
+class Shape:
+    prefectures: int
+    counties: int
+    projects: int
+    payments: int
+
+    @classmethod
+    def at(cls, scale: float) -> Shape:
+        pref = max(PROVINCES, round(330 * scale))
+        counties = max(pref, round(2850 * scale))
+        projects = max(counties, round(150_000 * scale))
+        return cls(pref, counties, projects, max(projects, round(3_000_000 * scale)))
+
+    # The tree: prefecture f in province f % 31, county c in prefecture c % prefectures,
+    # project k in county k % counties, funded by that county's indicator for task k % 3.
+    def payments_of(self, k: int) -> int:
+        base, extra = divmod(self.payments, self.projects)
+        return base + (1 if k < extra else 0)
+
+    def projects_of_county(self, c: int) -> range:
+        return range(c, self.projects, self.counties)
+
+    def county_amounts(self) -> list[list[int]]:
+        """What each county indicator (county, task) must hold: its projects' allocations."""
+        amounts = [[0, 0, 0] for _ in range(self.counties)]
+        for k in range(self.projects):
+            amounts[k % self.counties][k % 3] += self.payments_of(k) * MAX_PAYMENT_FEN
+        return amounts
+
+
+def root_id(p: int, t: int) -> str:
+    return f"R{p:02d}-{t}"
+
+
+def pref_id(f: int, t: int) -> str:
+    return f"F{f:03d}-{t}"
+
+
+def county_id(c: int, t: int) -> str:
+    return f"C{c:04d}-{t}"
+
+
+def project_id(k: int) -> str:
+    return f"X{k:06d}"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ---- import through the ledger ---------------------------------------------------------------
+
+
+def import_tree(app: BudgetLedger, s: Shape) -> None:
+    county = s.county_amounts()
+    pref = [[0, 0, 0] for _ in range(s.prefectures)]
+    for c in range(s.counties):
+        for t in range(3):
+            pref[c % s.prefectures][t] += county[c][t]
+    for p in range(PROVINCES):  # one save per province: its 3 roots and everything under them
+        with app.batch() as b:
+            prefs = list(range(p, s.prefectures, PROVINCES))
+            for t, task in enumerate(TASKS):
+                b.issue(build(IssueCommand, indicator_id=root_id(p, t), unit=f"省{p:02d}",
+                              amount=sum(pref[f][t] for f in prefs), doc=f"财农〔{YEAR - 1}〕{p}号",
+                              effective_date=f"{YEAR - 1}-11-20", year=YEAR, task=task,
+                              source="central", tracking=True, direct=True, actor="bench"))
+                for f in prefs:
+                    b.forward(build(ForwardCommand, parent_id=root_id(p, t), child_id=pref_id(f, t),
+                                    unit=f"地市{f:03d}", amount=pref[f][t], doc=f"省财{p}-{f}",
+                                    effective_date=f"{YEAR - 1}-12-10", actor="bench"))
+                    for c in range(f, s.counties, s.prefectures):
+                        b.forward(build(ForwardCommand, parent_id=pref_id(f, t),
+                                        child_id=county_id(c, t), unit=f"县{c:04d}",
+                                        amount=county[c][t], doc=f"市财{f}-{c}",
+                                        effective_date=f"{YEAR - 1}-12-20", actor="bench"))
+
+
+def projects_in_county_order(s: Shape) -> Iterator[int]:
+    for c in range(s.counties):
+        yield from s.projects_of_county(c)
+
+
+def chunked(it: Iterator[int], n: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for x in it:
+        chunk.append(x)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_projects(app: BudgetLedger, s: Shape, chunk: int) -> None:
+    for ks in chunked(projects_in_county_order(s), chunk):
+        with app.batch() as b:
+            for k in ks:
+                c = k % s.counties
+                b.add_project(build(AddProjectCommand, project_id=project_id(k), unit=f"县{c:04d}",
+                                    name=f"项目{k}", category="产业发展", doc=f"立项{k}",
+                                    effective_date=f"{YEAR}-01-15", actor="bench"))
+                b.allocate(build(AllocateCommand, indicator_id=county_id(c, k % 3),
+                                 project_id=project_id(k), amount=s.payments_of(k) * MAX_PAYMENT_FEN,
+                                 effective_date=f"{YEAR}-02-01", doc=f"分配{k}", actor="bench"))
+
+
+def month_of(i: int, n: int, months: int) -> int:
+    """Payment i of n falls in pass 0..months-1 (spread evenly, in order)."""
+    return i * months // n
+
+
+def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
+                    sample: list[str], rng: random.Random) -> None:
+    seen = 0
+    for m in range(months):
+        month = 3 + m * 9 // months  # passes from March to December
+        for ks in chunked(projects_in_county_order(s), chunk):
+            with app.batch() as b:
+                for k in ks:
+                    n = s.payments_of(k)
+                    prj = project_id(k)
+                    for i in range(n):
+                        if month_of(i, n, months) != m:
+                            continue
+                        pid = b.pay(build(PayCommand, project_id=prj,
+                                          amount=rng.randint(1000, 50_000) * 100,
+                                          payee=f"承包商{(k + i) % 997}", voucher=f"{prj}-{i}",
+                                          labour=(i % 5 == 0),
+                                          effective_date=date(YEAR, month, 1 + i % 28),
+                                          actor="bench"))
+                        seen += 1  # reservoir sample of payment ids for trace --up
+                        if len(sample) < 2000:
+                            sample.append(pid)
+                        elif (j := rng.randrange(seen)) < 2000:
+                            sample[j] = pid
+        say(f"  payments pass {m + 1}/{months}: {app.event_count():,} events, RSS {rss_mb():.0f} MB")
+
+
+# ---- the bare library, same persistence -------------------------------------------------------
+
+
+class BareAccount(Aggregate):
+    """As close to a ledger project as the bare library gets: created, then paid into."""
+
+    @event("Opened")
+    def __init__(self, name: str, unit: str, amount: int) -> None:
+        self.name, self.unit, self.amount, self.paid = name, unit, amount, 0
+
+    @event("Paid")
+    def pay(self, amount: int, payee: str, voucher: str, effective_date: str) -> None:
+        self.paid += amount
+
+
+def bare_library(config: StoreConfig, events: int, per_aggregate: int, per_save: int) -> float:
+    """Write ``events`` events with the plain library recorder; returns events/s."""
+    env = {k: v for k, v in config.env.items() if k != "APPLICATION_RECORDER_TOPIC"}
+    app = Application(env=env)
+    rng = random.Random(3)
+    written, n = 0, 0
+    t0 = time.perf_counter()
+    while written < events:
+        batch = []
+        for _ in range(per_save):
+            if written >= events:
+                break
+            acc = BareAccount(name=f"项目{n}", unit=f"县{n % 2850:04d}", amount=10**9)
+            n += 1
+            for i in range(min(per_aggregate, events - written) - 1):
+                acc.pay(amount=rng.randint(1000, 50_000) * 100, payee=f"承包商{i}",
+                        voucher=f"V{n}-{i}", effective_date=f"{YEAR}-03-{1 + i % 28:02d}")
+            written += len(acc.pending_events)
+            batch.append(acc)
+        app.save(*batch)
+    elapsed = time.perf_counter() - t0
+    app.close()
+    return written / elapsed
+
+
+# ---- stores ----------------------------------------------------------------------------------
+
+
+class Store:
+    """A fresh place to run: a SQLite file, or a new schema on the PostgreSQL server."""
+
+    def __init__(self, db: str | None, keep: bool) -> None:
+        self.keep = keep
+        self.tmp = None if db else tempfile.TemporaryDirectory(prefix="bench-")
+        self.schemas: list[str] = []
+        if db and db.startswith("postgres"):
+            self.kind, self.base = "postgres", db.split("?")[0]
+            self.url = self.new_schema("bench")
+        else:
+            self.kind = "sqlite"
+            path = Path(db) if db else Path(self.tmp.name) / "national.db"  # type: ignore[union-attr]
+            for p in path.parent.glob(path.name + "*"):
+                p.unlink()
+            self.url = f"sqlite:///{path}"
+
+    def _psql(self, sql: str) -> Any:
+        import psycopg
+
+        with psycopg.connect(self.base.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as conn:
+            cur = conn.execute(sql)
+            return cur.fetchall() if cur.description else None
+
+    def new_schema(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self._psql(f'CREATE SCHEMA "{name}"')
+        self.schemas.append(name)
+        return f"{self.base}?schema={name}"
+
+    def sibling(self, suffix: str) -> str:
+        """Another empty store next to the main one (bare library, rebuild target)."""
+        if self.kind == "postgres":
+            return self.new_schema(f"bench_{suffix}")
+        path = Path(parse_store_url(self.url).sqlite_path or "")
+        other = path.with_name(f"{path.stem}-{suffix}{path.suffix}")
+        for p in other.parent.glob(other.name + "*"):
+            p.unlink()
+        return f"sqlite:///{other}"
+
+    def size_mb(self, url: str) -> float:
+        cfg = parse_store_url(url)
+        if cfg.kind == "sqlite":
+            path = Path(cfg.sqlite_path or "")
+            return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+        rows = self._psql(
+            "SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) "
+            f"FROM pg_tables WHERE schemaname = '{cfg.schema}'"
+        )
+        return float(rows[0][0]) / 2**20
+
+    def engine(self, url: str) -> Engine:
+        return engine_for(parse_store_url(url))
+
+    def count_events(self, app: BudgetLedger) -> int:
+        """Stored events (PostgreSQL ids may have gaps, so not the head position)."""
+        if self.kind == "sqlite":
+            return app.event_count()
+        table = app.recorder.events_table_name  # type: ignore[attr-defined]
+        return int(self._psql(f'SELECT count(*) FROM "{app.config.schema}"."{table}"')[0][0])
+
+    def cleanup(self) -> None:
+        if self.keep:
+            say(f"kept: {self.url}" + (f" (+ schemas {self.schemas})" if self.schemas else ""))
+            return
+        for name in self.schemas:
+            self._psql(f'DROP SCHEMA "{name}" CASCADE')
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def timed(fn: Callable[[], Any], samples: int) -> dict[str, float]:
+    fn()  # warm caches and the connection pool
+    ms = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t0) * 1000)
+    ms.sort()
+    return {"p50_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(ms[max(0, int(0.95 * len(ms)) - 1)], 2), "max_ms": round(ms[-1], 2)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--db", default=None, help="SQLite file or postgresql+psycopg://… URL "
+                                               "(default: a temporary SQLite file)")
+    ap.add_argument("--chunk", type=int, default=1000, help="aggregates per app.batch() save")
+    ap.add_argument("--months", type=int, default=4, help="payment import passes (files)")
+    ap.add_argument("--rebuild-batch", type=int, default=5000, help="events per projector batch")
+    ap.add_argument("--samples", type=int, default=200, help="timed calls per query")
+    ap.add_argument("--skip-bare", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the stores afterwards")
+    args = ap.parse_args(argv)
+
+    s = Shape.at(args.scale)
+    store = Store(args.db, args.keep)
+    say(f"national benchmark: scale {args.scale} on {store.kind}: {PROVINCES * 3} roots, "
+        f"{s.prefectures} prefectures, {s.counties} counties, {s.projects:,} projects, "
+        f"{s.payments:,} payments")
+    rng = random.Random(2025)
+    result: dict[str, Any] = {"scale": args.scale, "store": store.kind}
+    try:
+        app = BudgetLedger.open(store.url)
+        phases: dict[str, float] = {}
+        sample: list[str] = []
+        t_all = time.perf_counter()
+        for name, step in (
+            ("tree", lambda: import_tree(app, s)),
+            ("projects", lambda: import_projects(app, s, args.chunk)),
+            ("payments", lambda: import_payments(app, s, args.chunk, args.months, sample, rng)),
+        ):
+            t0 = time.perf_counter()
+            step()
+            phases[name] = time.perf_counter() - t0
+            say(f"  import {name}: {phases[name]:.1f} s, {app.event_count():,} events, "
+                f"RSS {rss_mb():.0f} MB")
+        import_s = time.perf_counter() - t_all
+        events = store.count_events(app)
+        import_rate = events / import_s
+        pay_events = s.payments
+        say(f"import: {events:,} events in {import_s:.1f} s = {import_rate:,.0f} events/s "
+            f"(payments phase {pay_events / phases['payments']:,.0f} events/s)")
+
+        bare_rate = 0.0
+        if not args.skip_bare:
+            per_agg = max(2, round(events / (s.projects + 3 * (PROVINCES + s.prefectures + s.counties))))
+            bare_url = store.sibling("bare")
+            bare_rate = bare_library(parse_store_url(bare_url), events, per_agg, 1000)
+            say(f"bare library: {events:,} events, {per_agg}/aggregate, 1,000 aggregates per save: "
+                f"{bare_rate:,.0f} events/s")
+
+        rebuild_url = store.sibling("rebuild")
+        engine = store.engine(rebuild_url)
+        projector = Projector(app, engine=engine, batch_size=args.rebuild_batch)
+        projector.ensure_schema()
+        t0 = time.perf_counter()
+        applied = projector.catch_up()
+        rebuild_s = time.perf_counter() - t0
+        rebuild_rate = applied / rebuild_s
+        say(f"rebuild: {applied:,} events in {rebuild_s:.1f} s = {rebuild_rate:,.0f} events/s, "
+            f"RSS {rss_mb():.0f} MB")
+
+        qrng = random.Random(11)
+        counties = [f"县{c:04d}" for c in range(s.counties)]
+        holders = [county_id(c, t) for c in range(s.counties) for t in range(3)]
+        with engine.connect() as conn:  # the indicator sizes, to show what a trace walks
+            n_ind = conn.execute(text("SELECT count(*) FROM rm_indicators")).scalar_one()
+        queries = {
+            "balance_county": timed(lambda: balance(engine, qrng.choice(counties)), args.samples),
+            "trace_county_indicator": timed(lambda: trace_down(engine, qrng.choice(holders)), args.samples),
+            "trace_up_payment": timed(lambda: trace_up(engine, qrng.choice(sample)), args.samples),
+        }
+        for name, q in queries.items():
+            say(f"  {name}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, max {q['max_ms']} ms")
+
+        result.update({
+            "events": events,
+            "indicators": n_ind,
+            "projects": s.projects,
+            "payments": s.payments,
+            "import_s": round(import_s, 1),
+            "import_phases_s": {k: round(v, 1) for k, v in phases.items()},
+            "import_events_per_s": round(import_rate),
+            "bare_library_events_per_s": round(bare_rate),
+            "import_ratio": round(import_rate / bare_rate, 2) if bare_rate else None,
+            "rebuild_events_per_s": round(rebuild_rate),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "balance_p50_ms": queries["balance_county"]["p50_ms"],
+            "balance_p95_ms": queries["balance_county"]["p95_ms"],
+            "trace_p50_ms": queries["trace_county_indicator"]["p50_ms"],
+            "trace_p95_ms": queries["trace_county_indicator"]["p95_ms"],
+            "trace_up_p95_ms": queries["trace_up_payment"]["p95_ms"],
+            "store_mb": round(store.size_mb(store.url), 1),
+            "read_models_mb": round(store.size_mb(rebuild_url), 1),
+            "chunk": args.chunk,
+            "months": args.months,
+            "python": sys.version.split()[0],
+            "nproc": os.cpu_count(),
+        })
+        engine.dispose()
+        app.close()
+    finally:
+        store.cleanup()
+    print(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+if __name__ == "__main__":
+    main()
