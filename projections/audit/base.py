@@ -130,9 +130,11 @@ class Books:
     def renames(self) -> list[Row[Any]]:
         return list(self.conn.execute(select(RenameRow).order_by(RenameRow.position)).all())
 
-    def events(self, *types: str) -> list[Row[Any]]:
-        """Rows of rm_events of the given types, in log order."""
-        stmt = select(EventRow).where(EventRow.type.in_(types)).order_by(EventRow.position)
+    def events(self, *types: str, payload: bool = False) -> list[Row[Any]]:
+        """Rows of rm_events of the given types, in log order (the JSON payload only if asked)."""
+        cols = [EventRow.position, EventRow.type, EventRow.entity, EventRow.amount,
+                EventRow.effective_date] + ([EventRow.payload] if payload else [])
+        stmt = select(*cols).where(EventRow.type.in_(types)).order_by(EventRow.position)
         return list(self.conn.execute(stmt).all())
 
     @cached_property

@@ -12,9 +12,9 @@ One finding per project, on its first payment that went ahead (amount: the exces
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from projections.audit.base import Books, Finding, finding, pct, yuan
 from projections.audit.config import PaymentAheadConfig
@@ -36,32 +36,47 @@ def _covered(funding: int, percent: Decimal, tolerance: Decimal) -> Decimal:
     return Decimal(funding) * min(percent + tolerance, Decimal(100)) / 100
 
 
+def _timeline(books: Books) -> list[tuple[int, str, str, object]]:
+    """(position, project, kind, value) of funding changes, payments and progress, in log order.
+    Payments and progress come from their own tables (no JSON to parse); reversed payments are
+    left out altogether."""
+    items: list[tuple[int, str, str, object]] = [
+        (int(ev.position), ev.entity, "funding",
+         int(ev.amount) if ev.type == "Project.FundingAllocated" else -int(ev.amount))
+        for ev in books.events("Project.FundingAllocated", "Project.FundingReleased")
+    ]
+    items += [(int(p.position), p.project_id, "payment", p) for p in books.payments if not p.reversed]
+    items += [(int(r.position), r.project_id, "progress", Decimal(r.percent))
+              for r in books.progress_reports]
+    items.sort(key=lambda item: item[0])
+    return items
+
+
 def check(books: Books, cfg: PaymentAheadConfig) -> list[Finding]:
-    reversed_ids = {p.payment_id for p in books.payments if p.reversed}
     state: dict[str, _Project] = {}
     first: dict[str, Finding] = {}
-    for ev in books.events(*_TYPES):
-        s = state.setdefault(ev.entity, _Project())
-        payload = json.loads(ev.payload)
-        if ev.type == "Project.FundingAllocated":
-            s.funding += int(ev.amount)
-        elif ev.type == "Project.FundingReleased":
-            s.funding -= int(ev.amount)
-        elif ev.type == "Project.ProgressReported":
-            s.percent = Decimal(payload["percent"])
-        elif payload["payment_id"] not in reversed_ids:
-            s.paid += int(ev.amount)
+    for _pos, prj_id, kind, value in _timeline(books):
+        s = state.setdefault(prj_id, _Project())
+        if kind == "funding":
+            assert isinstance(value, int)
+            s.funding += value
+        elif kind == "progress":
+            assert isinstance(value, Decimal)
+            s.percent = value
+        elif prj_id not in first:
+            p: Any = value
+            s.paid += int(p.amount)
             allowed = _covered(s.funding, s.percent, cfg.tolerance_points)
-            if s.paid > allowed and ev.entity not in first:
-                prj = books.projects[ev.entity]
+            if s.paid > allowed:
+                prj = books.projects[prj_id]
                 excess = int((s.paid - allowed).to_integral_value(rounding=ROUND_CEILING))
-                first[ev.entity] = finding(
-                    RULE_ID, cfg, ev.entity,
-                    f"{prj.name}: payment {payload['payment_id']} on {ev.effective_date} brought "
+                first[prj_id] = finding(
+                    RULE_ID, cfg, prj_id,
+                    f"{prj.name}: payment {p.payment_id} on {p.effective_date} brought "
                     f"payments to {yuan(s.paid)} at reported progress {pct(s.percent)} of funding "
                     f"{yuan(s.funding)}; ahead by {yuan(excess)}",
-                    unit=prj.unit, amount=excess, date=ev.effective_date,
-                    extra={"payment": payload["payment_id"], "percent": str(s.percent)},
+                    unit=prj.unit, amount=excess, date=p.effective_date,
+                    extra={"payment": p.payment_id, "percent": str(s.percent)},
                 )
     out: list[Finding] = []
     for prj_id, f in first.items():

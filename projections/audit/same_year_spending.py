@@ -27,7 +27,7 @@ def check(books: Books, cfg: SameYearSpendingConfig) -> list[Finding]:
     wanted = {p for p, prj in books.projects.items() if prj.category in categories}
     funded: dict[tuple[str, int], int] = defaultdict(int)
     paid: dict[tuple[str, int], int] = defaultdict(int)
-    for ev in books.events("Project.FundingAllocated", "Project.FundingReleased"):
+    for ev in books.events("Project.FundingAllocated", "Project.FundingReleased", payload=True):
         if ev.entity not in wanted:
             continue
         year = books.indicators[json.loads(ev.payload)["indicator_id"]].year
