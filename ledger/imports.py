@@ -556,7 +556,15 @@ def _topological(
                 ready.append(child)
         ready.sort(key=order.__getitem__)
     cycles: list[list[tuple[int, str, str]]] = []
-    left = [n for n in nodes if n not in rank]
+    # units below a cycle are unranked too: peel off those that lead to no cycle, so that every
+    # walk below follows edges that stay among units on (or leading into) a cycle
+    live = {n for n in nodes if n not in rank}
+    peeled = True
+    while peeled:
+        dead = {n for n in live if not any(e[2] in live for e in out[n])}
+        live -= dead
+        peeled = bool(dead)
+    left = [n for n in nodes if n in live]
     seen: set[str] = set()
     for start in left:
         if start in seen:
@@ -566,7 +574,7 @@ def _topological(
         n = start
         while n not in pos and n not in seen:
             pos[n] = len(path)
-            nxt = next(e for e in out[n] if e[2] not in rank)
+            nxt = next(e for e in out[n] if e[2] in live)
             path.append(nxt)
             n = nxt[2]
         seen.update(pos)
