@@ -29,7 +29,7 @@ from typing import Any
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from ledger import invariants as inv
 from ledger.application import BudgetLedger
@@ -52,17 +52,14 @@ from ledger.project import Category, PayeeKind
 from projections.db import engine_for, scratch_engine
 from projections.replay import replay_engine
 from projections.tables import (
-    EventEntityRow,
-    EventRow,
     FundingLineRow,
     IndicatorRow,
     PaymentRow,
     Position,
-    ProgressReportRow,
     ProjectRow,
-    RenameRow,
 )
 from projections.updater import Projector, ReadModelWriter, ensure_schema
+from tests.strategies import Dump, dump, first_difference
 
 START = date(2025, 1, 1)
 UNITS = ("西藏自治区", "拉萨市", "城关区", "林周县")
@@ -72,50 +69,11 @@ UNKNOWN = "NO-SUCH-ID"
 TERMS = ("year", "task", "source", "subject", "tracking", "direct", "advance")
 BALANCES = ("received", "forwarded", "allocated", "paid", "recovered", "available")
 
-# every read model, ordered by primary key; rm_position is compared separately
-TABLES = (IndicatorRow, ProjectRow, FundingLineRow, PaymentRow, ProgressReportRow, RenameRow,
-          EventRow, EventEntityRow)
-
-Dump = dict[str, list[Any]]  # table name → rows (tuple-like, with attribute access)
 Outcome = type[LedgerError] | None  # the error class the ledger must raise, or None: accepted
 
 AMOUNT = st.integers(min_value=1, max_value=200_000)  # 分: small, so boundaries are hit often
 AS_OF_CHECKS = 4  # --as-of replays per program, at dates spread over it
 DAYS = st.one_of(st.just(0), st.integers(min_value=1, max_value=4))
-
-
-def _select_all(model: Any, ignore_recorded_at: bool) -> str:
-    table = model.__table__
-    cols = [c.name for c in table.columns if not (ignore_recorded_at and c.name == "recorded_at")]
-    keys = ", ".join(c.name for c in table.primary_key.columns)
-    return f"SELECT {', '.join(cols)} FROM {table.name} ORDER BY {keys}"
-
-
-_SQL = {flag: [(m.__tablename__, _select_all(m, flag)) for m in TABLES] for flag in (False, True)}
-
-
-def dump(source: Engine | Connection, *, ignore_recorded_at: bool = False) -> Dump:
-    """Every read-model row, in primary-key order. Plain SQL: this runs several times a step,
-    and the stores compared are all SQLite, so raw column values compare like for like."""
-
-    def read(conn: Connection) -> Dump:
-        return {name: list(conn.exec_driver_sql(sql).all()) for name, sql in _SQL[ignore_recorded_at]}
-
-    if isinstance(source, Connection):
-        return read(source)
-    with source.connect() as conn:
-        return read(conn)
-
-
-def first_difference(a: Dump, b: Dump) -> str:
-    """A readable account of where two dumps differ (for assertion messages)."""
-    for name in a:
-        ra, rb = a[name], b.get(name, [])
-        if ra != rb:
-            only_a = [r for r in ra if r not in rb][:3]
-            only_b = [r for r in rb if r not in ra][:3]
-            return f"{name}: only in first {only_a}; only in second {only_b}"
-    return "no difference"
 
 
 # ---- the independent model: just enough to say what must be refused and what balances are -------
