@@ -81,10 +81,15 @@ class Shape:
         return cls(pref, counties, projects, max(projects, round(3_000_000 * scale)))
 
     # The tree: prefecture f in province f % 31, county c in prefecture c % prefectures,
-    # project k in county k % counties, funded by that county's indicator for task k % 3.
+    # project k in county k % counties, funded by that county's indicator for task_of(k).
     def payments_of(self, k: int) -> int:
         base, extra = divmod(self.payments, self.projects)
         return base + (1 if k < extra else 0)
+
+    def task_of(self, k: int) -> int:
+        """Round-robin over the 3 tasks within each county (k % 3 would give a county one task
+        when the county count is a multiple of 3)."""
+        return (k // self.counties) % 3
 
     def projects_of_county(self, c: int) -> range:
         return range(c, self.projects, self.counties)
@@ -93,7 +98,7 @@ class Shape:
         """What each county indicator (county, task) must hold: its projects' allocations."""
         amounts = [[0, 0, 0] for _ in range(self.counties)]
         for k in range(self.projects):
-            amounts[k % self.counties][k % 3] += self.payments_of(k) * MAX_PAYMENT_FEN
+            amounts[k % self.counties][self.task_of(k)] += self.payments_of(k) * MAX_PAYMENT_FEN
         return amounts
 
 
@@ -181,7 +186,7 @@ def import_projects(app: BudgetLedger, s: Shape, chunk: int) -> None:
                 b.add_project(build(AddProjectCommand, project_id=project_id(k), unit=f"县{c:04d}",
                                     name=f"项目{k}", category="产业发展", doc=f"立项{k}",
                                     effective_date=f"{YEAR}-01-15", actor="bench"))
-                b.allocate(build(AllocateCommand, indicator_id=county_id(c, k % 3),
+                b.allocate(build(AllocateCommand, indicator_id=county_id(c, s.task_of(k)),
                                  project_id=project_id(k), amount=s.payments_of(k) * MAX_PAYMENT_FEN,
                                  effective_date=f"{YEAR}-02-01", doc=f"分配{k}", actor="bench"))
 
