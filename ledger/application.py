@@ -9,6 +9,7 @@ conflict the whole command is re-run from freshly loaded aggregates, a bounded n
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -69,6 +70,19 @@ def fold(aggregate: Any, events: Iterable[Any]) -> Any:
     for ev in events:
         aggregate = ev.mutate(aggregate)
     return aggregate
+
+
+def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
+    """Give every event of one save the same recorded-at time, taken just before the save.
+
+    The library stamps each event when it is triggered, so a long import would carry a spread of
+    times and a ``--known-at`` moment inside it would show half a file that was not yet written.
+    One stamp per transaction makes "known at T" a whole-transaction question.
+    """
+    now = Aggregate.Event.create_timestamp()
+    for agg in aggregates:
+        pending = agg.pending_events
+        pending[:] = [dataclasses.replace(ev, timestamp=now) for ev in pending]  # type: ignore[type-var]
 
 
 def new_id(prefix: str) -> str:
@@ -298,6 +312,7 @@ class Batch:
         aggs = self.touched()
         if not aggs:
             return 0
+        stamp_recorded_at(aggs)
         n = sum(len(a.pending_events) for a in aggs)
         self.app.save(*aggs)
         return n
