@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from ledger import invariants as inv
 from ledger.application import BudgetLedger
@@ -49,6 +48,7 @@ from ledger.commands import (
 )
 from ledger.errors import InputError, LedgerError
 from ledger.project import Category, PayeeKind
+from projections import lineage
 from projections.db import engine_for, scratch_engine
 from projections.replay import replay_engine
 from projections.tables import (
@@ -646,7 +646,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.check_model(rows)
         self.check_conservation(rows)
         self.check_inheritance(rows)
-        self.check_payments_trace_to_roots(rows)
+        self.check_payments_trace_to_roots(rows, self.touched[1])
         self.check_aggregates(rows, *self.touched)
         self.check_replica(count, live)
         self.snapshots[self.today] = live
@@ -730,13 +730,22 @@ class LedgerMachine(RuleBasedStateMachine):
                 parent = rows[r.parent_id]
                 assert r.path == f"{parent.path}{r.indicator_id}/" and r.depth == parent.depth + 1
 
-    def check_payments_trace_to_roots(self, rows: dict[str, Any]) -> None:
-        """Every payment's chain up (trace --up) ends at an issued root."""
+    def check_payments_trace_to_roots(self, rows: dict[str, Any], traced: set[str] | None) -> None:
+        """Every payment's chain up ends at an issued root: walked here along parent_id for every
+        payment, and through ``trace --up`` (projections.lineage) for payments of the projects in
+        ``traced`` (None: all) — a chain never changes once its payment exists."""
         for p in self._rows(PaymentRow):
-            chain = trace_up(self.live, rows, p.payment_id, p.indicator_id)
-            top = rows[chain[-1]]
-            assert top.parent_id is None and top.indicator_id == rows[p.indicator_id].root_id, (
-                f"payment {p.payment_id} traces up to {chain}, not to its root")
+            walk = [p.indicator_id]
+            while rows[walk[-1]].parent_id is not None:
+                walk.append(rows[walk[-1]].parent_id)
+                assert len(walk) <= len(rows), f"cycle above indicator {p.indicator_id}"
+            assert walk[-1] == rows[p.indicator_id].root_id, f"payment {p.payment_id} ends at {walk}"
+            if traced is None or p.project_id in traced:
+                hops = lineage.trace_up(self.live, p.payment_id)
+                chain = [h["id"] for h in hops if h["kind"] == "indicator"]
+                roots = [h["id"] for h in hops if h.get("root")]
+                assert (chain, roots) == (walk, [walk[-1]]), (
+                    f"trace --up {p.payment_id}: {chain} with roots {roots}; parents say {walk}")
 
     def check_aggregates(self, rows: dict[str, Any], inds: set[str], prjs: set[str]) -> None:
         """The aggregates a step touched agree with the read models and the model."""
@@ -794,6 +803,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # every aggregate, not just the touched ones
         rows = {r.indicator_id: r for r in self._rows(IndicatorRow)}
         self.check_aggregates(rows, set(self.model.ind), set(self.model.prj))
+        self.check_payments_trace_to_roots(rows, None)
         # --as-of an earlier date shows what the books showed after that date's last step; a
         # spread of dates per program (each replay rebuilds the schema: the costly part)
         for day in spread(sorted(self.snapshots), AS_OF_CHECKS):
@@ -826,23 +836,6 @@ def spread(items: list[Any], n: int) -> list[Any]:
     if len(items) <= n:
         return items
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
-
-
-def trace_up(engine: Engine, rows: dict[str, Any], payment_id: str, indicator_id: str) -> list[str]:
-    """Indicator ids from a payment's indicator up to the top, via projections.lineage when it
-    exists (the code behind ``trace --up``), else by walking rm_indicators.parent_id."""
-    lineage_up = _lineage_trace_up()
-    if lineage_up is not None:
-        return lineage_up(engine, payment_id)
-    chain = [indicator_id]
-    while rows[chain[-1]].parent_id is not None:
-        chain.append(rows[chain[-1]].parent_id)
-        assert len(chain) <= len(rows), f"cycle in the parents of {indicator_id}"
-    return chain
-
-
-def _lineage_trace_up() -> Callable[[Engine, str], list[str]] | None:
-    return None
 
 
 TestLedgerStateMachine = LedgerMachine.TestCase
