@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 FEN_PER_YUAN = 100
@@ -10,7 +11,7 @@ FEN_PER_WAN = 1_000_000  # 1 万元 = 10,000 元 = 1,000,000 分
 
 # digits with optional thousands separators, optional fraction; nothing else
 _NUMBER = r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
-_AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>万元|万|元)?$")
+_AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>万元|万|元)?$", re.ASCII)
 
 UNITS = {"元": FEN_PER_YUAN, "万元": FEN_PER_WAN, "万": FEN_PER_WAN}
 _MAX_DECIMALS = {FEN_PER_YUAN: 2, FEN_PER_WAN: 6}
@@ -30,7 +31,9 @@ def parse_amount(text: object, default_unit: str = "元", *, allow_zero: bool = 
         raise AmountError(f"expected a decimal string, got {type(text).__name__} {text!r}")
     if isinstance(text, Decimal):
         text = format(text, "f")
-    raw = str(text).strip()
+    # full-width digits and separators from scanned tables (１，２３４．５) read as ASCII; other
+    # scripts' digits do not match the ASCII-only pattern
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
     if not raw:
         raise AmountError("empty amount")
     m = _AMOUNT.match(raw)

@@ -147,3 +147,11 @@ def test_commands_take_fen_ints_and_yuan_strings_alike(fen: int) -> None:
 def test_commands_refuse_non_positive_fen(fen: int) -> None:
     with pytest.raises(InputError, match="--amount"):
         build(AllocateCommand, indicator_id="I", project_id="P", amount=fen, effective_date="2025-01-01")
+
+
+def test_full_width_digits_read_as_ascii_other_scripts_refused() -> None:
+    """Scanned tables carry full-width digits (１，２３４．５); they mean what they show."""
+    assert parse_amount("１，２３４．５") == 123_450
+    assert parse_amount("１４０８万") == 1_408_000_000
+    with pytest.raises(AmountError):
+        parse_amount("١٢")  # Arabic-Indic digits are not an amount here
