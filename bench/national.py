@@ -398,12 +398,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bare_url = store.sibling("bare")
             bare_rate = bare_library(parse_store_url(bare_url), events, per_agg, 1000)
             say(f"bare library: {events:,} events, {per_agg}/aggregate, 1,000 aggregates per save: "
-                f"{bare_rate:,.0f} events/s")
+                f"{bare_rate:,.0f} events/s, peak RSS so far {peak_rss_mb():.0f} MB")
 
         rebuild_url = store.sibling("rebuild")
         engine = store.engine(rebuild_url)
         projector = Projector(app, engine=engine, batch_size=args.rebuild_batch)
         projector.ensure_schema()
+        say(f"  peak RSS before the rebuild: {peak_rss_mb():.0f} MB")
         t0 = time.perf_counter()
         applied = projector.catch_up()
         rebuild_s = time.perf_counter() - t0
