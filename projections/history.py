@@ -19,8 +19,10 @@ EVENT_COLUMNS = ("position", "recorded_at", "effective_date", "type", "actor", "
                  "amount", "detail")
 _COMMON = {"effective_date", "actor", "doc", "amount"}
 
+Rec = Any  # a Core row: the table's columns as attributes (not an ORM instance)
 
-def event_dict(r: EventRow) -> dict[str, Any]:
+
+def event_dict(r: Rec) -> dict[str, Any]:
     payload = json.loads(r.payload)
     own = {k: v for k, v in payload.items() if k not in _COMMON}
     return {

@@ -24,6 +24,8 @@ from projections.tables import FundingLineRow, IndicatorRow, PaymentRow, Project
 
 _CHUNK = 500
 
+Rec = Any  # a Core row: the table's columns as attributes (not an ORM instance)
+
 
 def _in_chunks(conn: Connection, table: Any, column: Any, keys: Sequence[str]) -> list[Any]:
     out: list[Any] = []
@@ -36,7 +38,7 @@ def flags(tracking: bool, direct: bool) -> list[str]:
     return [f for f, on in (("追踪 tracking", tracking), ("直达 direct", direct)) if on]
 
 
-def _indicator_node(r: IndicatorRow) -> dict[str, Any]:
+def _indicator_node(r: Rec) -> dict[str, Any]:
     return {
         "id": r.indicator_id, "kind": "indicator", "unit": r.unit,
         "amount": format_yuan(r.received), "doc": r.doc, "date": r.effective_date.isoformat(),
@@ -48,7 +50,7 @@ def _indicator_node(r: IndicatorRow) -> dict[str, Any]:
     }
 
 
-def _project_node(p: ProjectRow, *, amount: int, paid: int, via: str | None,
+def _project_node(p: Rec, *, amount: int, paid: int, via: str | None,
                   tracking: bool | None, direct: bool | None) -> dict[str, Any]:
     return {
         "id": p.project_id, "kind": "project", "unit": p.unit, "amount": format_yuan(amount),
@@ -58,7 +60,7 @@ def _project_node(p: ProjectRow, *, amount: int, paid: int, via: str | None,
     }
 
 
-def _payment_node(pay: PaymentRow, unit: str, tracking: bool | None,
+def _payment_node(pay: Rec, unit: str, tracking: bool | None,
                   direct: bool | None) -> dict[str, Any]:
     return {
         "id": pay.payment_id, "kind": "payment", "unit": unit, "amount": format_yuan(pay.amount),
@@ -96,8 +98,8 @@ def trace_down(source: Source, ident: str) -> dict[str, Any]:
 
 def _down_indicator(conn: Connection, ident: str) -> dict[str, Any]:
     top = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == ident)).one()
-    inds: dict[str, IndicatorRow] = {top.indicator_id: top}
-    kids: dict[str, list[IndicatorRow]] = defaultdict(list)
+    inds: dict[str, Rec] = {top.indicator_id: top}
+    kids: dict[str, list[Rec]] = defaultdict(list)
     frontier = [top.indicator_id]
     while frontier:
         level = _in_chunks(conn, IndicatorRow, IndicatorRow.parent_id, frontier)
@@ -109,14 +111,14 @@ def _down_indicator(conn: Connection, ident: str) -> dict[str, Any]:
     lines = _in_chunks(conn, FundingLineRow, FundingLineRow.indicator_id, ids)
     projects = {p.project_id: p for p in _in_chunks(
         conn, ProjectRow, ProjectRow.project_id, sorted({ln.project_id for ln in lines}))}
-    pays: dict[tuple[str, str], list[PaymentRow]] = defaultdict(list)
+    pays: dict[tuple[str, str], list[Rec]] = defaultdict(list)
     for p in _in_chunks(conn, PaymentRow, PaymentRow.indicator_id, ids):
         pays[(p.project_id, p.indicator_id)].append(p)
     lines_of: dict[str, list[FundingLineRow]] = defaultdict(list)
     for ln in lines:
         lines_of[ln.indicator_id].append(ln)
 
-    def build(r: IndicatorRow) -> dict[str, Any]:
+    def build(r: Rec) -> dict[str, Any]:
         children = [build(c) for c in sorted(kids[r.indicator_id], key=lambda c: c.position)]
         for ln in sorted(lines_of[r.indicator_id], key=lambda x: (x.first_date, x.project_id)):
             prj = projects[ln.project_id]
@@ -148,8 +150,8 @@ def _down_project(conn: Connection, ident: str) -> dict[str, Any]:
     }
 
 
-def _chain(conn: Connection, indicator_id: str) -> list[IndicatorRow]:
-    out: list[IndicatorRow] = []
+def _chain(conn: Connection, indicator_id: str) -> list[Rec]:
+    out: list[Rec] = []
     cur: str | None = indicator_id
     while cur is not None:
         r = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == cur)).one()
@@ -201,7 +203,7 @@ def trace_up(source: Source, ident: str) -> list[dict[str, Any]]:
         return _numbered(hops)
 
 
-def _add_chain(hops: list[dict[str, Any]], chain: list[IndicatorRow], branch: int) -> None:
+def _add_chain(hops: list[dict[str, Any]], chain: list[Rec], branch: int) -> None:
     for k, r in enumerate(chain):
         parent = chain[k + 1].indicator_id if k + 1 < len(chain) else None
         hops.append({**_indicator_node(r), "branch": branch, "parent": parent, "root": parent is None})

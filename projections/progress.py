@@ -198,10 +198,10 @@ def _by_month(conn: Connection, scope: _Scope, roots: list[str]) -> list[dict[st
     wanted = set(roots)
     inds = list(scope.inds)
     for k in range(0, len(inds), _CHUNK):
-        stmt = select(PaymentRow.indicator_id, PaymentRow.amount, PaymentRow.effective_date,
+        pstmt = select(PaymentRow.indicator_id, PaymentRow.amount, PaymentRow.effective_date,
                       PaymentRow.reversed, PaymentRow.reversed_date).where(
             PaymentRow.indicator_id.in_(inds[k : k + _CHUNK]))
-        for ind_id, amount, d, rev, rev_d in conn.execute(stmt):
+        for ind_id, amount, d, rev, rev_d in conn.execute(pstmt):
             for u in scope.units_of[ind_id]:
                 if u in wanted:
                     spent[(u, _month(d))] += amount

@@ -88,7 +88,10 @@ class WorkingSet:
     # ---- loading -------------------------------------------------------------------------
 
     def preload(self, items: Sequence[Item]) -> None:
-        ind_uuids, prj_uuids, ind_ids, prj_ids = set(), set(), set(), set()
+        ind_uuids: set[str] = set()
+        prj_uuids: set[str] = set()
+        ind_ids: set[str] = set()
+        prj_ids: set[str] = set()
         for _pos, ev in items:
             kind = event_type(ev).split(".")[0]
             (ind_uuids if kind == "Indicator" else prj_uuids).add(ev.originator_id.hex)
@@ -174,10 +177,12 @@ class WorkingSet:
                 .values(reversed=True, reversed_date=bindparam("rd"), reversal_reason=bindparam("rr")),
                 self.reversals,
             )
-        for table, rows in ((ProgressReportRow, self.progress), (RenameRow, self.renames),
-                            (EventRow, self.events), (EventEntityRow, self.entities)):
-            if rows:
-                c.execute(insert(table), rows)
+        appended: tuple[tuple[Any, list[dict[str, Any]]], ...] = (
+            (ProgressReportRow, self.progress), (RenameRow, self.renames),
+            (EventRow, self.events), (EventEntityRow, self.entities))
+        for table, new in appended:
+            if new:
+                c.execute(insert(table), new)
 
 
 class ReadModelWriter:
