@@ -30,12 +30,11 @@ import json
 import os
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,6 +44,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import Engine, text
 
+from bench.timing import timed
 from ledger.application import BudgetLedger
 from ledger.commands import (
     AddProjectCommand,
@@ -220,7 +220,7 @@ def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
                             sample.append(pid)
                         elif (j := rng.randrange(seen)) < 2000:
                             sample[j] = pid
-        say(f"  payments pass {m + 1}/{months}: {app.event_count():,} events, RSS {rss_mb():.0f} MB")
+        say(f"  payments pass {m + 1}/{months}: {app.last_position():,} events, RSS {rss_mb():.0f} MB")
 
 
 # ---- the bare library, same persistence -------------------------------------------------------
@@ -324,7 +324,7 @@ class Store:
     def count_events(self, app: BudgetLedger) -> int:
         """Stored events (PostgreSQL ids may have gaps, so not the head position)."""
         if self.kind == "sqlite":
-            return app.event_count()
+            return app.last_position()
         table = app.recorder.events_table_name  # type: ignore[attr-defined]
         return int(self._psql(f'SELECT count(*) FROM "{app.config.schema}"."{table}"')[0][0])
 
@@ -338,16 +338,6 @@ class Store:
             self.tmp.cleanup()
 
 
-def timed(fn: Callable[[], Any], samples: int) -> dict[str, float]:
-    fn()  # warm caches and the connection pool
-    ms = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1000)
-    ms.sort()
-    return {"p50_ms": round(statistics.median(ms), 2),
-            "p95_ms": round(ms[max(0, int(0.95 * len(ms)) - 1)], 2), "max_ms": round(ms[-1], 2)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -383,7 +373,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.perf_counter()
             step()
             phases[name] = time.perf_counter() - t0
-            say(f"  import {name}: {phases[name]:.1f} s, {app.event_count():,} events, "
+            say(f"  import {name}: {phases[name]:.1f} s, {app.last_position():,} events, "
                 f"RSS {rss_mb():.0f} MB")
         import_s = time.perf_counter() - t_all
         events = store.count_events(app)

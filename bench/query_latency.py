@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.timing import timed
 from ledger.application import BudgetLedger
 from ledger.commands import (
     AddProjectCommand,
@@ -98,21 +97,11 @@ def generate(app: BudgetLedger, target_events: int) -> dict[str, Any]:
                     b.reverse(build(ReverseCommand, payment_id=f"{prj}:P3",
                                     effective_date=f"{year}-10-01", reason="重复支付"))
         if n % 100 == 0:
-            print(f"  … {n}/{len(holders)} county indicators, {app.event_count():,} events", flush=True)
+            print(f"  … {n}/{len(holders)} county indicators, {app.last_position():,} events", flush=True)
     return {"holders": holders, "payments": payments, "projects_per_indicator": per_county,
             "units": [f"县{c:02d}" for c in range(COUNTIES)]}
 
 
-def timed(fn: Callable[[], Any], samples: int) -> dict[str, float]:
-    fn()  # warm the page cache and the connection pool
-    ms = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1000)
-    ms.sort()
-    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(ms[int(0.95 * len(ms)) - 1], 2),
-            "max_ms": round(ms[-1], 2)}
 
 
 def main() -> None:
@@ -132,7 +121,7 @@ def main() -> None:
     t0 = time.perf_counter()
     plan = generate(app, args.events)
     gen_s = time.perf_counter() - t0
-    events = app.event_count()
+    events = app.last_position()
 
     projector = Projector(app)
     t0 = time.perf_counter()

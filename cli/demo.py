@@ -130,14 +130,14 @@ def build_demo(app: BudgetLedger, actor: str = "demo") -> dict[str, Any]:
 
 def _fresh_store(url: str | None, force_new: bool) -> BudgetLedger:
     app = BudgetLedger.open(url)
-    n = app.event_count()
+    n = app.last_position()
     if not n:
         return app
     path = app.config.sqlite_path
     app.close()
     if not force_new:
         raise InputError(
-            f"--db: the store {app.config.url} already has {n} events; the demo builds a fresh "
+            f"--db: the store {app.config.url} already has events (log position {n}); the demo builds a fresh "
             "ledger — give another --db (e.g. --db demo.db), or --force-new to replace this "
             "SQLite file", field="db")
     if path is None:

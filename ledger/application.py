@@ -414,5 +414,7 @@ class BudgetLedger(Application[UUID]):
     def get_project(self, project_id: str) -> Project:
         return Batch(self).project(project_id)
 
-    def event_count(self) -> int:
+    def last_position(self) -> int:
+        """The log's highest position (0 when empty). Unchanged ⇔ nothing was written; on
+        PostgreSQL it is not a count, since a rolled-back insert leaves a gap."""
         return self.recorder.max_notification_id() or 0

@@ -286,7 +286,7 @@ def test_the_ledger_refuses_pooled_payments(app: BudgetLedger) -> None:
     base(app, pay_all=False)
     issue(app, "LOCAL", COUNTY, "10万", effective_date="2025-01-05", source="county")
     allocate(app, "LOCAL", "IND2025", "10万", effective_date="2025-01-21")
-    count = app.event_count()
+    count = app.last_position()
     with pytest.raises(InputError, match="--indicator"):
         pay(app, "IND2025", "1万")  # two lines: which source pays must be named
     with pytest.raises(inv.UnknownEntity):
@@ -296,7 +296,7 @@ def test_the_ledger_refuses_pooled_payments(app: BudgetLedger) -> None:
     pay(app, "IND2025", "1万", indicator_id="LOCAL", voucher="V")
     with pytest.raises(inv.DuplicateId):
         pay(app, "IND2025", "1万", indicator_id="C2025", voucher="V")  # one voucher, two lines
-    assert app.event_count() == count + 1
+    assert app.last_position() == count + 1
     assert only(audit(app), "pooled-sources") == []
 
 

@@ -76,7 +76,7 @@ def test_concurrent_payments_never_overspend_or_lose_events(any_url: str) -> Non
     issue(app, "R", "拉萨市", "1000万")
     project(app, "P1", "拉萨市")
     allocate(app, "R", "P1", f"{10 * BUDGET_STEPS}万")
-    before = app.event_count()
+    before = app.last_position()
 
     results = _run_writers(any_url, "pay")
     done, refused, busy = _totals(results)
@@ -90,7 +90,7 @@ def test_concurrent_payments_never_overspend_or_lose_events(any_url: str) -> Non
         assert line.paid == line.allocated  # every refusal was a real shortfall
     assert sorted(prj.payments) == sorted(done)
     assert _count_topic(app, "PaymentMade") == len(done)  # one event per success, none lost
-    assert app.event_count() >= before + len(done)
+    assert app.last_position() >= before + len(done)
     assert verify_chain(app) == []  # concurrent writers extended one chain
 
     projector = Projector(app, batch_size=7)
@@ -174,7 +174,7 @@ def test_cli_writer_behind_a_held_lock_exits_4_and_writes_nothing(any_url: str) 
     issue(app, "R", "拉萨市", "1000万")
     project(app, "P1", "拉萨市")
     allocate(app, "R", "P1", "500万")
-    before = app.event_count()
+    before = app.last_position()
     pay_args = ("pay", "--project", "P1", "--amount", "1万", "--payee", "某公司", "--date", "2025-03-01")
 
     cfg = app.config
@@ -194,7 +194,7 @@ def test_cli_writer_behind_a_held_lock_exits_4_and_writes_nothing(any_url: str) 
         holder.close()
     assert proc.returncode == 4, proc.stderr
     assert "busy" in proc.stderr and f"{MAX_ATTEMPTS} attempts" in proc.stderr
-    assert app.event_count() == before
+    assert app.last_position() == before
     assert app.get_project("P1").payments == {}
 
     proc = _cli(cfg.url, *pay_args)  # the lock is gone: the same command goes through

@@ -57,12 +57,12 @@ def test_demo_refuses_a_store_with_events_and_force_new_replaces_it(tmp_path: Pa
     res = CliRunner().invoke(cli, ["--db", str(db), "demo", "--force-new"])
     assert res.exit_code == 0, res.output
     app = BudgetLedger.open(str(db))
-    n = app.event_count()
+    n = app.last_position()
     app.close()
     fresh = tmp_path / "fresh.db"
     assert CliRunner().invoke(cli, ["demo", "--db", str(fresh)]).exit_code == 0
     app = BudgetLedger.open(str(fresh))
-    assert app.event_count() == n  # replaced, not appended to
+    assert app.last_position() == n  # replaced, not appended to
     app.close()
 
 

@@ -366,7 +366,7 @@ class LedgerMachine(RuleBasedStateMachine):
         inds, prjs = touched_by(method, cmd, self.model)
         self.touched = (self.touched[0] | inds, self.touched[1] | prjs)
         event(f"{method}: {expected.__name__ if expected else 'accepted'}")  # --hypothesis-show-statistics
-        before = self.app.event_count()
+        before = self.app.last_position()
         self.program.append((method, cmd))
         try:
             result = getattr(self.app, method)(cmd)
@@ -375,11 +375,11 @@ class LedgerMachine(RuleBasedStateMachine):
             assert type(e) is expected, (
                 f"{method} refused with {type(e).__name__}, expected {expected.__name__}: {e}"
             )
-            assert self.app.event_count() == before, f"refused {method} wrote events"
+            assert self.app.last_position() == before, f"refused {method} wrote events"
             self.refused = not self.accepted
             return
         assert expected is None, f"{method} accepted, but must be refused by {expected.__name__}"
-        assert self.app.event_count() > before, f"accepted {method} wrote no event"
+        assert self.app.last_position() > before, f"accepted {method} wrote no event"
         self.refused, self.accepted = False, True
         self.model.apply(method, cmd, result)
 
@@ -630,7 +630,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_invariants(self) -> None:
         self.clean = False
         self.projector.catch_up()
-        count = self.app.event_count()
+        count = self.app.last_position()
         with self.live.connect() as conn:
             live = dump(conn)
             position = conn.execute(select(Position.position)).scalar_one()

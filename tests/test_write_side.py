@@ -43,7 +43,7 @@ def state(app: BudgetLedger) -> dict[str, object]:
         "C": (c.received, c.forwarded, c.allocated, c.recovered, c.available),
         "P1": {k: (v.allocated, v.paid) for k, v in p.lines.items()},
         "payments": {k: (v.amount, v.reversed) for k, v in p.payments.items()},
-        "events": app.event_count(),
+        "events": app.last_position(),
     }
 
 
@@ -71,10 +71,10 @@ def test_scenario_on_sqlite_and_postgres(any_url: str) -> None:
 
 def test_refused_forward_leaves_parent_untouched(app: BudgetLedger) -> None:
     issue(app, "R", "西藏自治区", "100万")
-    before = (app.get_indicator("R").version, app.event_count())
+    before = (app.get_indicator("R").version, app.last_position())
     with pytest.raises(inv.AvailableWouldGoNegative):
         forward(app, "R", "C", "拉萨市", "100.01万")
-    assert (app.get_indicator("R").version, app.event_count()) == before
+    assert (app.get_indicator("R").version, app.last_position()) == before
     with pytest.raises(inv.UnknownEntity):
         app.get_indicator("C")
 
@@ -97,7 +97,7 @@ def test_events_survive_a_restart_in_a_new_process(db_url: str) -> None:
     code = (
         "import json, sys; from ledger.application import BudgetLedger; "
         f"a = BudgetLedger.open({db_url!r}); c = a.get_indicator('C'); "
-        "print(json.dumps([c.available, a.event_count(), sorted(a.get_project('P1').payments)]))"
+        "print(json.dumps([c.available, a.last_position(), sorted(a.get_project('P1').payments)]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [170_000_000, 13, ["P1:P1", "P1:P2"]]
