@@ -184,14 +184,11 @@ def demo(ctx: Context, db: str | None, force_new: bool) -> None:
             shown["summary"][pid] = (f"{prj.unit} {prj.name}: allocated "
                                      f"{format_wan(sum(ln.allocated for ln in lines))} 万元, paid "
                                      f"{format_wan(sum(ln.paid for ln in lines))} 万元")
-        try:
-            from projections.updater import Projector
+        from projections.updater import Projector
 
-            projector = Projector(app)
-            projector.catch_up()
-            projector.engine.dispose()
-        except ImportError:  # read side not installed
-            pass
+        projector = Projector(app)
+        projector.catch_up()
+        projector.engine.dispose()
     finally:
         app.close()
     click.echo(f"demo ledger built in {url}: {shown['indicators']} indicators from {TABLE} "

@@ -84,14 +84,7 @@ def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str) -> None
 
 def register() -> None:
     """Attach every command module to the group (import order = help order)."""
-    from cli import write  # noqa: F401
-
-    for optional in ("cli.query", "cli.imports", "cli.audit", "cli.demo", "cli.admin"):
-        try:
-            __import__(optional)
-        except ModuleNotFoundError as e:
-            if e.name != optional:
-                raise
+    from cli import audit, demo, imports, query, write  # noqa: F401
 
 
 def main() -> None:

@@ -48,13 +48,10 @@ def init(ctx: Context) -> None:
     \b
     Example:  budget-ledger --db ledger.db init
     """
+    from projections.updater import Projector
+
     app = ctx.app
-    try:
-        from projections.updater import Projector
-    except ImportError:  # read side not installed yet
-        pass
-    else:
-        Projector(app).ensure_schema()
+    Projector(app).ensure_schema()
     click.echo(f"store ready: {app.config.url}")
 
 
