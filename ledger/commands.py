@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ledger.errors import InputError
-from ledger.money import AmountError, parse_amount
+from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
 
 
@@ -26,6 +26,10 @@ def _fen(value: Any) -> int:
     if isinstance(value, int):
         if value <= 0:
             raise ValueError(f"amount must be positive, got {value} 分")
+        try:
+            check_bound(value)
+        except AmountError as e:
+            raise ValueError(str(e)) from None
         return value
     try:
         return parse_amount(value)

@@ -11,7 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ledger.errors import LedgerError
-from ledger.money import format_yuan
+from ledger.money import MAX_ENTRY_FEN, format_yuan
 
 if TYPE_CHECKING:
     from ledger.indicator import Indicator
@@ -53,7 +53,7 @@ class TrackingFlagChanged(InvariantViolation):
 
 
 class NonPositiveAmount(InvariantViolation):
-    """Amounts are positive integers of 分."""
+    """Amounts are positive integers of 分, at most ``MAX_ENTRY_FEN`` (1 万亿元) per entry."""
 
     name = "positive-exact-amount"
 
@@ -112,6 +112,11 @@ ALL_INVARIANTS: tuple[type[InvariantViolation], ...] = (
 def check_positive(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise NonPositiveAmount(f"amount must be a positive integer of 分, got {amount!r}")
+    if amount > MAX_ENTRY_FEN:
+        raise NonPositiveAmount(
+            f"amount {format_yuan(amount)} 元 is above the largest single entry "
+            f"({format_yuan(MAX_ENTRY_FEN)} 元)"
+        )
 
 
 def check_available(indicator: Indicator, amount: int, action: str) -> None:

@@ -16,6 +16,11 @@ _AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>万元|万|元)?$", re.ASCII)
 UNITS = {"元": FEN_PER_YUAN, "万元": FEN_PER_WAN, "万": FEN_PER_WAN}
 _MAX_DECIMALS = {FEN_PER_YUAN: 2, FEN_PER_WAN: 6}
 
+# The largest single entry: 10¹² 元 (1 万亿元). A national year of linkage funds is under 2,000亿元,
+# so this leaves room, while every sum the read models take stays far inside a signed 64-bit 分
+# (9.2 × 10¹⁸): a store's BIGINT never overflows and every query keeps answering.
+MAX_ENTRY_FEN = 10**12 * FEN_PER_YUAN
+
 
 class AmountError(ValueError):
     """An amount string that is not an exact, non-negative decimal in a known unit."""
@@ -55,7 +60,17 @@ def parse_amount(text: object, default_unit: str = "元", *, allow_zero: bool = 
     fen = integer * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
     if fen == 0 and not allow_zero:
         raise AmountError(f"amount must be positive, got {raw!r}")
+    check_bound(fen)
     return fen
+
+
+def check_bound(fen: int) -> None:
+    """Refuse an entry larger than :data:`MAX_ENTRY_FEN` (one 万亿元)."""
+    if fen > MAX_ENTRY_FEN:
+        raise AmountError(
+            f"amount {format_yuan(fen)} 元 is larger than any single entry can be "
+            f"(at most {format_yuan(MAX_ENTRY_FEN)} 元, 1 万亿元)"
+        )
 
 
 def format_yuan(fen: int) -> str:

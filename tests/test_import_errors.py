@@ -75,6 +75,8 @@ CASES = [
     alloc("negative amount", T1 + "A,B,1,-5,\n", 2, "row 2, column T2, value '-5'"),
     alloc("three decimals in 元", T1 + "A,B,1.005,1,\n", 2, "value '1.005'", "3 decimals",
           extra=("--unit", "元")),
+    alloc("amount above the largest single entry", T1 + "A,B,\"100,000,000,000,000\",,\n", 2,
+          "row 2, column T1", "larger than any single entry"),
     alloc("seven decimals in 万元", T1 + "A,B,1.0000001,,\n", 2, "7 decimals"),
     alloc("bad thousands separator", T1 + 'A,B,"1,40,8",,\n', 2, "value '1,40,8'"),
     alloc("empty from", T1 + ",B,1,,\n", 2, "row 2, column from", "required"),

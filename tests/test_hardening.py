@@ -1,0 +1,64 @@
+"""Hostile input never breaks the ledger: it is refused with a clear message and nothing written,
+and whatever is accepted can be queried afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli, register
+from ledger.application import BudgetLedger
+from ledger.money import MAX_ENTRY_FEN, format_yuan
+
+register()
+
+ISSUE = ["issue", "--to", "测试区", "--doc", "测〔2025〕1号", "--date", "2025-01-05",
+         "--year", "2025", "--task", "以工代赈任务", "--source", "provincial"]
+QUERIES = [["balance", "测试区"], ["balance", "--by", "year"], ["log"], ["audit"], ["verify"],
+           ["progress", "--by", "unit"]]
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, ["--db", str(db), *args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def log_head(db: Path) -> int:
+    app = BudgetLedger.open(str(db))
+    try:
+        return app.last_position()
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("amount", ["100000000000000000000", "100000000000000000000元",
+                                    "10000000000000001", "1000000000000.01"])
+def test_an_amount_above_the_largest_entry_is_refused_and_nothing_written(
+        tmp_path: Path, amount: str) -> None:
+    db = tmp_path / "l.db"
+    assert run(db, "init")[0] == 0
+    assert run(db, *ISSUE, "--amount", "1万")[0] == 0
+    before = log_head(db)
+    code, out, err = run(db, *ISSUE, "--amount", amount)
+    assert code == 2, err
+    assert "--amount" in err and "larger than any single entry" in err
+    assert log_head(db) == before
+    for q in QUERIES:
+        code, _, err = run(db, *q)
+        assert code in (0, 1), (q, err)
+        assert "Traceback" not in err and "OverflowError" not in err
+
+
+def test_the_largest_entry_itself_is_accepted_and_every_query_still_answers(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    largest = format_yuan(MAX_ENTRY_FEN)
+    for _ in range(3):  # sums of several maximal entries stay inside 64-bit 分
+        code, _, err = run(db, *ISSUE, "--amount", largest)
+        assert code == 0, err
+    for q in QUERIES:
+        code, out, err = run(db, "--format", "json", *q)
+        assert code in (0, 1), (q, err)
+    code, out, _ = run(db, "--format", "json", "balance", "--by", "year")
+    assert "3000000000000.00" in out
