@@ -43,7 +43,8 @@ def audit(ctx: Context, rules_file: Path | None, fmt: str | None, as_of: date | 
     from projections.audit import has_errors, load_rules, run_audit
 
     config = load_rules(rules_file)
-    findings = run_audit(books(ctx, as_of, known_at), config, as_of)
+    engine, view = books(ctx, as_of, known_at)
+    findings = run_audit(engine, config, view)
     f = fmt or ctx.fmt
     rows = [x.to_json() for x in findings]
     if f == "json":

@@ -1,8 +1,8 @@
 """Query commands (read only): balance, progress, trace, history, log, verify.
 
 Each one brings the read models up to date (``Projector.catch_up``) and runs one query function
-from ``projections/``. With ``--as-of`` / ``--known-at`` the same function runs on a replay of the
-log instead (``projections.replay.replay_engine``), so past books are folded, never guessed.
+from ``projections/`` in a :class:`~projections.journal.View`: ``--as-of`` / ``--known-at`` are
+filters on the bitemporal journal, so past books are one SQL query away, never replayed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
 
+if TYPE_CHECKING:
+    from projections.journal import View
 from cli.main import Context, cli
 from cli.render import FORMATS, emit
 
@@ -61,17 +63,25 @@ def query_options(formats: tuple[str, ...] = FORMATS) -> Callable[[Any], Any]:
     return deco
 
 
-def books(ctx: Context, as_of: date | None, known_at: datetime | None) -> Engine:
-    """The live read models, caught up — or a replay of the log when a point in time is asked."""
-    if as_of is not None or known_at is not None:
-        from projections.replay import replay_engine
-
-        return replay_engine(ctx.app, as_of=as_of, known_at=known_at)
-    from projections.updater import Projector
+def live_engine(ctx: Context) -> Engine:
+    """The read models, caught up with the log; rebuilt first (and said so) when they were
+    written by an earlier version."""
+    from projections.updater import Projector, ReadModelsOutdated
 
     projector = Projector(ctx.app)
-    projector.catch_up()
+    try:
+        projector.catch_up()
+    except ReadModelsOutdated as e:
+        click.echo(f"note: {e.args[0].split(';')[0]}; rebuilding them from the log now", err=True)
+        projector.rebuild()
     return projector.engine
+
+
+def books(ctx: Context, as_of: date | None, known_at: datetime | None) -> tuple[Engine, View]:
+    """The read models, caught up, and the point in both times the question is about."""
+    from projections.journal import View
+
+    return live_engine(ctx), View(as_of=as_of, known_at=known_at)
 
 
 def _fmt(ctx: Context, fmt: str | None) -> str:
@@ -102,13 +112,13 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
     from projections.balances import AMOUNTS, BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals
     from projections.balances import balance as query
 
-    engine = books(ctx, as_of, known_at)
+    engine, view = books(ctx, as_of, known_at)
     if by == "indicator":
         f = _fmt(ctx, fmt)
-        emit(query(engine, unit, year=year, task=task), f,
+        emit(query(engine, unit, year=year, task=task, view=view), f,
              columns=TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS, title="balance (元)")
     else:
-        emit(balance_totals(engine, by, unit, year=year, task=task),  # type: ignore[arg-type]
+        emit(balance_totals(engine, by, unit, year=year, task=task, view=view),  # type: ignore[arg-type]
              _fmt(ctx, fmt), columns=(by, "indicators", *AMOUNTS), title=f"balance per {by} (元)")
 
 
@@ -136,7 +146,8 @@ def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: da
     """
     from projections.progress import progress as query
 
-    rows = query(books(ctx, as_of, known_at), unit, by=by)  # type: ignore[arg-type]
+    engine, view = books(ctx, as_of, known_at)
+    rows = query(engine, unit, by=by, view=view)  # type: ignore[arg-type]
     if unit is not None and not rows:
         click.echo(f"note: no indicator held by {unit!r} (at this point in time)", err=True)
     f = _fmt(ctx, fmt)
@@ -189,20 +200,20 @@ def trace(ctx: Context, ident: str, up: bool, fmt: str | None, as_of: date | Non
     """
     from projections.lineage import to_dot, trace_down, trace_up
 
-    engine = books(ctx, as_of, known_at)
+    engine, view = books(ctx, as_of, known_at)
     f = fmt or ctx.fmt
     if up:
         if f == "dot":
             raise click.BadParameter("dot draws the tree below an ID; use it without --up",
                                      param_hint="'--format'")
-        hops = trace_up(engine, ident)
+        hops = trace_up(engine, ident, view)
         if f == "json":
             emit(hops, f)
         else:
             emit([{**h, "flags": " ".join(h["flags"])} for h in hops], f, columns=UP_COLUMNS,
                  title=f"trace --up {ident} (元)")
         return
-    tree = trace_down(engine, ident)
+    tree = trace_down(engine, ident, view)
     if f == "dot":
         click.echo(to_dot(tree), nl=False)
     elif f == "json":
@@ -245,7 +256,8 @@ def history(ctx: Context, ident: str, fmt: str | None, as_of: date | None,
     from ledger.errors import InputError
     from projections.history import history as query
 
-    rows = query(books(ctx, as_of, known_at), ident)
+    engine, view = books(ctx, as_of, known_at)
+    rows = query(engine, ident, view)
     if not rows and as_of is None and known_at is None:
         raise InputError(f"ID: no event touched {ident!r}", field="ID")
     _events(rows, _fmt(ctx, fmt), f"history {ident}")
@@ -281,7 +293,8 @@ def log(ctx: Context, after: int, limit: int | None, digest: bool, fmt: str | No
         return
     from projections.history import log as query
 
-    _events(query(books(ctx, as_of, known_at), after, limit), f, "log")
+    engine, view = books(ctx, as_of, known_at)
+    _events(query(engine, after, limit, view), f, "log")
 
 
 # ---- verify -----------------------------------------------------------------------------------
@@ -314,16 +327,20 @@ def verify(ctx: Context, fmt: str | None, anchor: tuple[int, str] | None) -> Non
       budget-ledger verify --anchor 404:28d5a989ba6c5848e878c4f22c16887984f138ec3d1ef04186b2a5a16fe0fed4
     """
     from ledger.integrity import verify_chain
-    from projections.updater import Projector, read_position
+    from projections.updater import UndecodableEvent, read_position
     from projections.verify import verify_projections
 
     app = ctx.app
-    projector = Projector(app)
-    projector.catch_up()
-    problems = [f"read models: {p}" for p in verify_projections(app, projector.engine)]
+    try:
+        engine = live_engine(ctx)
+        problems = [f"read models: {p}" for p in verify_projections(app, engine)]
+    except UndecodableEvent as e:  # tampering the hash chain will name too
+        engine, problems = None, [f"log: {e}"]
     problems += [f"log: {p}" for p in verify_chain(app, anchor)]
-    with projector.engine.connect() as conn:
-        position = read_position(conn)
+    position = 0
+    if engine is not None:
+        with engine.connect() as conn:
+            position = read_position(conn)
     f = _fmt(ctx, fmt)
     if f == "json":
         click.echo(json.dumps({"ok": not problems, "position": position,
@@ -339,3 +356,43 @@ def verify(ctx: Context, fmt: str | None, anchor: tuple[int, str] | None) -> Non
         click.echo(f"verify: {status}; {checked} checked up to position {position}")
     if problems:
         sys.exit(1)
+
+
+# ---- rebuild ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--quiet", is_flag=True, default=False, help="No progress bar.")
+@pass_ctx
+def rebuild(ctx: Context, quiet: bool) -> None:
+    """Rebuild the read models from the log (after an upgrade that changes them, or at will).
+
+    One transaction: if it is interrupted, the old read models stay as they were.
+
+    
+    Example:
+      budget-ledger rebuild
+    """
+    import time
+
+    from rich.progress import Progress
+
+    from projections.updater import Projector
+
+    app = ctx.app
+    projector = Projector(app)
+    total = app.last_position()
+    started = time.perf_counter()
+    with Progress(disable=quiet, console=_stderr_console(), transient=True) as bar:
+        task = bar.add_task("rebuilding read models", total=total or None)
+        applied = projector.rebuild(on_batch=lambda n: bar.advance(task, n))
+    seconds = time.perf_counter() - started
+    rate = applied / seconds if seconds > 0 else 0.0
+    click.echo(f"rebuilt the read models from {applied:,} events in {seconds:.1f} s "
+               f"({rate:,.0f} events/s)", err=True)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,17 +1,18 @@
 """Balances per indicator (received, forwarded, allocated, paid, recovered, available) and totals.
 
-Reads ``rm_indicators`` only, so a unit's books are one indexed lookup however long the log is.
-Every function takes a Connection or an Engine: the live tables or a replay (``--as-of``).
+Sums over the journal (``projections/journal.py``) for the indicators in view, so the live books
+and any ``--as-of`` / ``--known-at`` view are the same query with different filters.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from ledger.money import format_yuan
 from projections.db import Source, connected
+from projections.journal import LIVE, View, indicator_select
 from projections.tables import IndicatorRow
 
 AMOUNTS = ("received", "forwarded", "allocated", "paid", "recovered", "available")
@@ -32,14 +33,12 @@ def _filters(unit: str | None, year: int | None, task: str | None) -> list[Any]:
 
 
 def balance(
-    source: Source, unit: str | None = None, *, year: int | None = None, task: str | None = None
+    source: Source, unit: str | None = None, *, year: int | None = None, task: str | None = None,
+    view: View = LIVE,
 ) -> list[dict[str, Any]]:
     """One row per indicator held (by ``unit`` when given), amounts as 元 strings."""
-    stmt = (
-        select(IndicatorRow)
-        .where(*_filters(unit, year, task))
-        .order_by(IndicatorRow.unit, IndicatorRow.year, IndicatorRow.task, IndicatorRow.position)
-    )
+    q = indicator_select(view, *_filters(unit, year, task)).subquery()
+    stmt = select(q).order_by(q.c.unit, q.c.year, q.c.task, q.c.position)
     with connected(source) as conn:
         rows = conn.execute(stmt).all()
     return [
@@ -51,9 +50,9 @@ def balance(
             "source": r.source,
             "doc": r.doc,
             "parent": r.parent_id,
-            **{a: format_yuan(getattr(r, a)) for a in AMOUNTS},
-            "tracking": r.tracking,
-            "direct": r.direct,
+            **{a: format_yuan(int(getattr(r, a))) for a in AMOUNTS},
+            "tracking": bool(r.tracking),
+            "direct": bool(r.direct),
         }
         for r in rows
     ]
@@ -66,6 +65,7 @@ def balance_totals(
     *,
     year: int | None = None,
     task: str | None = None,
+    view: View = LIVE,
 ) -> list[dict[str, Any]]:
     """The selected indicators' balances added up per unit, task or year.
 
@@ -73,14 +73,11 @@ def balance_totals(
     same yuan once at every hop (region, prefecture, county); ``allocated``, ``paid`` and
     ``available`` add up to real totals because each yuan sits in one place.
     """
-    key = getattr(IndicatorRow, by)
+    q = indicator_select(view, *_filters(unit, year, task)).subquery()
+    key = q.c[by]
     stmt = (
-        select(
-            key,
-            func.count().label("indicators"),
-            *[func.coalesce(func.sum(getattr(IndicatorRow, a)), 0).label(a) for a in AMOUNTS],
-        )
-        .where(*_filters(unit, year, task))
+        select(key, func.count().label("indicators"),
+               *[cast(func.coalesce(func.sum(q.c[a]), 0), BigInteger).label(a) for a in AMOUNTS])
         .group_by(key)
         .order_by(key)
     )

@@ -6,24 +6,25 @@ actor, entity, document, amount) followed by its own fields; amounts are 元 str
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
 
 from ledger.money import format_yuan
 from projections.db import Source, connected
+from projections.journal import LIVE, View
 from projections.tables import EventEntityRow, EventRow
+from projections.updater import decode_state
 
 EVENT_COLUMNS = ("position", "recorded_at", "effective_date", "type", "actor", "entity", "doc",
                  "amount", "detail")
-_COMMON = {"effective_date", "actor", "doc", "amount"}
+_COMMON = {"effective_date", "actor", "doc", "amount", "timestamp", "originator_topic"}
 
 Rec = Any  # a Core row: the table's columns as attributes (not an ORM instance)
 
 
 def event_dict(r: Rec) -> dict[str, Any]:
-    payload = json.loads(r.payload)
+    payload = decode_state(r.payload)
     own = {k: v for k, v in payload.items() if k not in _COMMON}
     return {
         "position": r.position,
@@ -44,21 +45,23 @@ def detail(ev: dict[str, Any]) -> str:
                      if k not in EVENT_COLUMNS and v not in (None, "", False))
 
 
-def history(source: Source, entity: str) -> list[dict[str, Any]]:
+def history(source: Source, entity: str, view: View = LIVE) -> list[dict[str, Any]]:
     """Every event that touched ``entity`` (indicator, project or payment id), in log order."""
     stmt = (
         select(EventRow)
         .join(EventEntityRow, EventEntityRow.position == EventRow.position)
-        .where(EventEntityRow.entity == entity)
+        .where(EventEntityRow.entity == entity, *view.visible(EventRow.__table__))
         .order_by(EventRow.position)
     )
     with connected(source) as conn:
         return [event_dict(r) for r in conn.execute(stmt)]
 
 
-def log(source: Source, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+def log(source: Source, after: int = 0, limit: int | None = None,
+        view: View = LIVE) -> list[dict[str, Any]]:
     """The log in order, from the event after position ``after``; at most ``limit`` events."""
-    stmt = select(EventRow).where(EventRow.position > after).order_by(EventRow.position)
+    stmt = (select(EventRow).where(EventRow.position > after, *view.visible(EventRow.__table__))
+            .order_by(EventRow.position))
     if limit is not None:
         stmt = stmt.limit(limit)
     with connected(source) as conn:

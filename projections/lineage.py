@@ -12,26 +12,18 @@ and payments by indicator id, so its cost follows the size of the subtree, not o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from ledger.errors import InputError
 from ledger.money import format_yuan
+from projections import journal as jn
 from projections.db import Source, connected
-from projections.tables import FundingLineRow, IndicatorRow, PaymentRow, ProjectRow
+from projections.journal import LIVE, View
+from projections.tables import IndicatorRow, JournalRow, PaymentRow, ProjectRow
 
-_CHUNK = 500
-
-Rec = Any  # a Core row: the table's columns as attributes (not an ORM instance)
-
-
-def _in_chunks(conn: Connection, table: Any, column: Any, keys: Sequence[str]) -> list[Any]:
-    out: list[Any] = []
-    for k in range(0, len(keys), _CHUNK):
-        out.extend(conn.execute(select(table).where(column.in_(keys[k : k + _CHUNK]))))
-    return out
+Rec = Any  # a Core row: the table's columns (and balances) as attributes
 
 
 def flags(tracking: bool, direct: bool) -> list[str]:
@@ -72,49 +64,54 @@ def _payment_node(pay: Rec, unit: str, tracking: bool | None,
     }
 
 
-def entity_kind(conn: Connection, ident: str) -> str:
+def entity_kind(conn: Connection, ident: str, view: View = LIVE) -> str:
     """'indicator', 'project' or 'payment'; an unknown id is bad input naming the argument."""
-    for kind, col in (("indicator", IndicatorRow.indicator_id),
-                      ("project", ProjectRow.project_id),
-                      ("payment", PaymentRow.payment_id)):
-        if conn.execute(select(col).where(col == ident)).first() is not None:
+    for kind, table in (("indicator", IndicatorRow.__table__), ("project", ProjectRow.__table__),
+                        ("payment", PaymentRow.__table__)):
+        key = table.primary_key.columns[0]
+        if conn.execute(select(key).where(key == ident, *view.visible(table))).first() is not None:
             return kind
-    raise InputError(f"ID: no indicator, project or payment {ident!r} in the ledger", field="ID")
+    when = "" if view.live else " in this view of the books (--as-of / --known-at)"
+    raise InputError(f"ID: no indicator, project or payment {ident!r} in the ledger{when}",
+                     field="ID")
 
 
-def trace_down(source: Source, ident: str) -> dict[str, Any]:
+def _one(rows: list[Rec]) -> Rec:
+    return rows[0]
+
+
+def trace_down(source: Source, ident: str, view: View = LIVE) -> dict[str, Any]:
     """The nested tree under an indicator (or a project, or a single payment)."""
     with connected(source) as conn:
-        kind = entity_kind(conn, ident)
+        kind = entity_kind(conn, ident, view)
         if kind == "indicator":
-            return _down_indicator(conn, ident)
+            return _down_indicator(conn, ident, view)
         if kind == "project":
-            return _down_project(conn, ident)
-        pay = conn.execute(select(PaymentRow).where(PaymentRow.payment_id == ident)).one()
-        prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == pay.project_id)).one()
-        ind = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == pay.indicator_id)).one()
+            return _down_project(conn, ident, view)
+        pay = _one(jn.payments(conn, view, PaymentRow.payment_id == ident))
+        prj = _one(jn.projects(conn, view, ProjectRow.project_id == pay.project_id))
+        ind = _one(jn.indicators(conn, view, IndicatorRow.indicator_id == pay.indicator_id))
         return {**_payment_node(pay, prj.unit, ind.tracking, ind.direct), "children": []}
 
 
-def _down_indicator(conn: Connection, ident: str) -> dict[str, Any]:
-    top = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == ident)).one()
+def _down_indicator(conn: Connection, ident: str, view: View) -> dict[str, Any]:
+    top = _one(jn.indicators(conn, view, IndicatorRow.indicator_id == ident))
     inds: dict[str, Rec] = {top.indicator_id: top}
     kids: dict[str, list[Rec]] = defaultdict(list)
     frontier = [top.indicator_id]
     while frontier:
-        level = _in_chunks(conn, IndicatorRow, IndicatorRow.parent_id, frontier)
+        level = jn.indicators_in(conn, view, IndicatorRow.parent_id, frontier)
         for r in level:
             inds[r.indicator_id] = r
             kids[r.parent_id].append(r)
         frontier = [r.indicator_id for r in level]
     ids = list(inds)
-    lines = _in_chunks(conn, FundingLineRow, FundingLineRow.indicator_id, ids)
-    projects = {p.project_id: p for p in _in_chunks(
-        conn, ProjectRow, ProjectRow.project_id, sorted({ln.project_id for ln in lines}))}
+    lines = jn.lines_in(conn, view, JournalRow.indicator_id, ids)
+    projects = {p.project_id: p for p in jn.projects_in(conn, view, [ln.project_id for ln in lines])}
     pays: dict[tuple[str, str], list[Rec]] = defaultdict(list)
-    for p in _in_chunks(conn, PaymentRow, PaymentRow.indicator_id, ids):
+    for p in jn.payments_in(conn, view, PaymentRow.indicator_id, ids):
         pays[(p.project_id, p.indicator_id)].append(p)
-    lines_of: dict[str, list[FundingLineRow]] = defaultdict(list)
+    lines_of: dict[str, list[Rec]] = defaultdict(list)
     for ln in lines:
         lines_of[ln.indicator_id].append(ln)
 
@@ -134,13 +131,12 @@ def _down_indicator(conn: Connection, ident: str) -> dict[str, Any]:
     return build(top)
 
 
-def _down_project(conn: Connection, ident: str) -> dict[str, Any]:
-    prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == ident)).one()
-    lines = conn.execute(select(FundingLineRow).where(FundingLineRow.project_id == ident)).all()
-    inds = {r.indicator_id: r for r in _in_chunks(
-        conn, IndicatorRow, IndicatorRow.indicator_id, [ln.indicator_id for ln in lines])}
-    pays = conn.execute(select(PaymentRow).where(PaymentRow.project_id == ident)
-                        .order_by(PaymentRow.position)).all()
+def _down_project(conn: Connection, ident: str, view: View) -> dict[str, Any]:
+    prj = _one(jn.projects(conn, view, ProjectRow.project_id == ident))
+    lines = jn.lines(conn, view, JournalRow.project_id == ident)
+    inds = {r.indicator_id: r for r in jn.indicators_in(
+        conn, view, IndicatorRow.indicator_id, [ln.indicator_id for ln in lines])}
+    pays = jn.payments(conn, view, PaymentRow.project_id == ident)
     one = inds[lines[0].indicator_id] if len(lines) == 1 else None
     return {
         **_project_node(prj, amount=prj.allocated, paid=prj.paid, via=None,
@@ -150,40 +146,39 @@ def _down_project(conn: Connection, ident: str) -> dict[str, Any]:
     }
 
 
-def _chain(conn: Connection, indicator_id: str) -> list[Rec]:
+def _chain(conn: Connection, indicator_id: str, view: View) -> list[Rec]:
     out: list[Rec] = []
     cur: str | None = indicator_id
     while cur is not None:
-        r = conn.execute(select(IndicatorRow).where(IndicatorRow.indicator_id == cur)).one()
+        r = _one(jn.indicators(conn, view, IndicatorRow.indicator_id == cur))
         out.append(r)
         cur = r.parent_id
     return out
 
 
-def trace_up(source: Source, ident: str) -> list[dict[str, Any]]:
+def trace_up(source: Source, ident: str, view: View = LIVE) -> list[dict[str, Any]]:
     """The hops from the entity up to its root document(s), each with amount, doc and flags.
 
     Each hop carries ``branch`` and ``parent`` (the next hop up, None at a root). A project with
     several funding lines is listed once with branch 0, then one branch (1, 2, …) per line.
     """
     with connected(source) as conn:
-        kind = entity_kind(conn, ident)
+        kind = entity_kind(conn, ident, view)
         hops: list[dict[str, Any]] = []
         if kind == "indicator":
-            _add_chain(hops, _chain(conn, ident), branch=1)
+            _add_chain(hops, _chain(conn, ident, view), branch=1)
             return _numbered(hops)
         if kind == "payment":
-            pay = conn.execute(select(PaymentRow).where(PaymentRow.payment_id == ident)).one()
-            prj_id, line_ids = pay.project_id, [pay.indicator_id]
+            pay = _one(jn.payments(conn, view, PaymentRow.payment_id == ident))
+            prj_id = pay.project_id
         else:
             prj_id = ident
-            line_ids = [ln.indicator_id for ln in conn.execute(
-                select(FundingLineRow).where(FundingLineRow.project_id == ident)
-                .order_by(FundingLineRow.first_date, FundingLineRow.indicator_id))]
-        prj = conn.execute(select(ProjectRow).where(ProjectRow.project_id == prj_id)).one()
-        lines = {ln.indicator_id: ln for ln in conn.execute(
-            select(FundingLineRow).where(FundingLineRow.project_id == prj_id))}
-        chains = [_chain(conn, i) for i in line_ids]
+        prj = _one(jn.projects(conn, view, ProjectRow.project_id == prj_id))
+        lines = {ln.indicator_id: ln for ln in jn.lines(conn, view, JournalRow.project_id == prj_id)}
+        line_ids = ([pay.indicator_id] if kind == "payment" else
+                    [ln.indicator_id for ln in sorted(lines.values(),
+                                                      key=lambda x: (x.first_date, x.indicator_id))])
+        chains = [_chain(conn, i, view) for i in line_ids]
         shared = 0 if len(chains) > 1 else 1
         if kind == "payment":
             top = chains[0][0]

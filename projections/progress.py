@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ledger.money import format_yuan, ratio
 from projections.db import Source, connected
-from projections.tables import EventRow, IndicatorRow, PaymentRow
+from projections.journal import LIVE, View, indicators, indicators_in, movements
+from projections.tables import IndicatorRow, JournalRow
 
 ProgressBy = Literal["unit", "task", "month"]
-_CHUNK = 500
 
 
 @dataclass
@@ -95,25 +95,23 @@ class _Scope:
         )
 
 
-def _load(conn: Connection, unit: str | None) -> _Scope:
-    cols = [IndicatorRow.indicator_id, IndicatorRow.unit, IndicatorRow.parent_id, IndicatorRow.task,
-            IndicatorRow.received, IndicatorRow.recovered, IndicatorRow.paid,
-            IndicatorRow.effective_date, IndicatorRow.position]
+def _ind(r: Any) -> _Ind:
+    return _Ind(r.indicator_id, r.unit, r.parent_id, r.task, int(r.received), int(r.recovered),
+                int(r.paid), r.effective_date, r.position)
+
+
+def _load(conn: Connection, unit: str | None, view: View) -> _Scope:
     inds: dict[str, _Ind] = {}
     if unit is None:
-        for r in conn.execute(select(*cols)):
-            inds[r[0]] = _Ind(*r)
+        inds = {r.indicator_id: _ind(r) for r in indicators(conn, view)}
     else:  # the unit's indicators and everything forwarded from them, level by level
-        frontier = [_Ind(*r) for r in conn.execute(select(*cols).where(IndicatorRow.unit == unit))]
+        frontier = [_ind(r) for r in indicators(conn, view, IndicatorRow.unit == unit)]
         while frontier:
             new = [i for i in frontier if i.indicator_id not in inds]
             for i in new:
                 inds[i.indicator_id] = i
             ids = [i.indicator_id for i in new]
-            frontier = []
-            for k in range(0, len(ids), _CHUNK):
-                stmt = select(*cols).where(IndicatorRow.parent_id.in_(ids[k : k + _CHUNK]))
-                frontier.extend(_Ind(*r) for r in conn.execute(stmt))
+            frontier = [_ind(r) for r in indicators_in(conn, view, IndicatorRow.parent_id, ids)]
     scope = _Scope(inds)
     scope.build()
     return scope
@@ -124,17 +122,18 @@ def _row(unit: str, received: int, paid: int, **extra: Any) -> dict[str, Any]:
             "ratio": ratio(paid, received)}
 
 
-def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit") -> list[dict[str, Any]]:
+def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit",
+             view: View = LIVE) -> list[dict[str, Any]]:
     """Progress rows: per unit of the hierarchy (under ``unit`` when given), or for the top unit(s)
     per task, or per month (cumulative to each month's end)."""
     with connected(source) as conn:
-        scope = _load(conn, unit)
+        scope = _load(conn, unit, view)
         roots = [unit] if unit is not None and unit in scope.entries else scope.roots()
         if by == "unit":
             return _by_unit(scope, roots)
         if by == "task":
             return _by_task(scope, roots)
-        return _by_month(conn, scope, roots)
+        return _by_month(conn, scope, roots, view)
 
 
 def _by_unit(scope: _Scope, roots: list[str]) -> list[dict[str, Any]]:
@@ -179,34 +178,24 @@ def _months(first: str, last: str) -> list[str]:
     return out
 
 
-def _by_month(conn: Connection, scope: _Scope, roots: list[str]) -> list[dict[str, Any]]:
+def _by_month(conn: Connection, scope: _Scope, roots: list[str], view: View) -> list[dict[str, Any]]:
     """Cumulative received and paid at each month's end, and the paid in that month."""
     got: dict[tuple[str, str], int] = defaultdict(int)
     spent: dict[tuple[str, str], int] = defaultdict(int)
-    entry_unit: dict[str, str] = {}
-    for u in roots:
-        for i in scope.entries[u]:
-            got[(u, _month(i.effective_date))] += i.received
-            entry_unit[i.indicator_id] = u
-    ids = list(entry_unit)
-    for k in range(0, len(ids), _CHUNK):  # returns up (收回) lower what the unit holds
-        stmt = select(EventRow.entity, EventRow.effective_date, EventRow.amount).where(
-            EventRow.type == "Indicator.Recovered", EventRow.entity.in_(ids[k : k + _CHUNK])
-        )
-        for ent, d, amount in conn.execute(stmt):
-            got[(entry_unit[ent], _month(d))] -= amount
+    entry_unit = {i.indicator_id: u for u in roots for i in scope.entries[u]}
     wanted = set(roots)
-    inds = list(scope.inds)
-    for k in range(0, len(inds), _CHUNK):
-        pstmt = select(PaymentRow.indicator_id, PaymentRow.amount, PaymentRow.effective_date,
-                      PaymentRow.reversed, PaymentRow.reversed_date).where(
-            PaymentRow.indicator_id.in_(inds[k : k + _CHUNK]))
-        for ind_id, amount, d, rev, rev_d in conn.execute(pstmt):
-            for u in scope.units_of[ind_id]:
-                if u in wanted:
-                    spent[(u, _month(d))] += amount
-                    if rev and rev_d is not None:
-                        spent[(u, _month(rev_d))] -= amount
+    ids = list(scope.inds)
+    for k in range(0, len(ids), 500):
+        chunk = JournalRow.indicator_id.in_(ids[k : k + 500])
+        for mv in movements(conn, view, ("received", "recovered", "paid"), chunk):
+            month = _month(mv.effective_date)
+            if mv.bucket == "paid":
+                for u in scope.units_of[mv.indicator_id]:
+                    if u in wanted:
+                        spent[(u, month)] += mv.amount
+            elif mv.indicator_id in entry_unit:  # returns up (收回) lower what the unit holds
+                sign = 1 if mv.bucket == "received" else -1
+                got[(entry_unit[mv.indicator_id], month)] += sign * mv.amount
     out: list[dict[str, Any]] = []
     for u in roots:
         months = sorted({m for (x, m) in got if x == u} | {m for (x, m) in spent if x == u})

@@ -1,8 +1,18 @@
-"""SQL read models (SQLAlchemy 2 typed ORM), all derived from the event log.
+"""SQL read models (SQLAlchemy 2 typed ORM), all derived from the event log, all append-only.
 
-Every amount is an integer of 分. ``rm_position`` holds the last log position applied; it is
-written in the same transaction as the rows, so a killed updater resumes exactly where it was.
-The tables can be dropped and rebuilt from position 0 at any time (``verify`` does exactly that).
+The heart is the **journal** (分录, ``rm_journal``): every event that moves money becomes one
+movement row — indicator, project and payment where there is one, bucket, signed amount in 分,
+effective date, recorded-at and log position. Balances are never stored: they are sums over the
+journal (``projections/journal.py``), filtered by effective date (``--as-of``) and recorded-at
+(``--known-at``) — the live view is simply "no filter".
+
+Facts that are not additive are rows valid from their effective date and recorded-at: an
+indicator's or a project's creation, a payment, its reversal, a progress report, a rename. So
+every table is only ever appended to, and any past view is a ``WHERE``, never a replay.
+
+``recorded_at`` is a fixed-width UTC string ('2025-01-05T10:00:00.000000+00:00') so that it
+compares as text on every store. ``rm_meta`` holds the schema version: a store whose read models
+were written by another version is rebuilt (``budget-ledger rebuild``), never read wrongly.
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from datetime import date
 
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 2  # 1: balance columns updated in place; 2: the bitemporal journal
 
 
 class Base(DeclarativeBase):
@@ -25,18 +37,38 @@ class Position(Base):
     position: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class Meta(Base):
+    """Facts about the read models themselves: ``schema_version``."""
+
+    __tablename__ = "rm_meta"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class JournalRow(Base):
+    """One movement of money (分录). ``bucket`` is one of ``ledger.movements.BUCKETS``."""
+
+    __tablename__ = "rm_journal"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    indicator_id: Mapped[str] = mapped_column(String(120))
+    project_id: Mapped[str | None] = mapped_column(String(120))
+    payment_id: Mapped[str | None] = mapped_column(String(140))
+    bucket: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed 分
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
 class IndicatorRow(Base):
-    """One budget indicator and its balances. ``path`` is '/root/…/self/' for subtree queries."""
+    """A budget indicator's terms, valid from its creation (they never change afterwards)."""
 
     __tablename__ = "rm_indicators"
     indicator_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(32), unique=True)
-    unit: Mapped[str] = mapped_column(String(200), index=True)
+    uuid: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[str | None] = mapped_column(String(120), index=True)
-    root_id: Mapped[str] = mapped_column(String(120), index=True)
-    path: Mapped[str] = mapped_column(String(1000), index=True)
-    depth: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[str | None] = mapped_column(String(120))
+    root_id: Mapped[str] = mapped_column(String(120))
     year: Mapped[int] = mapped_column(Integer)
     task: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
@@ -46,85 +78,81 @@ class IndicatorRow(Base):
     advance: Mapped[bool] = mapped_column(Boolean)
     doc: Mapped[str] = mapped_column(String(200))
     effective_date: Mapped[date] = mapped_column(Date)
-    received: Mapped[int] = mapped_column(BigInteger, default=0)
-    forwarded: Mapped[int] = mapped_column(BigInteger, default=0)  # net of recoveries from children
-    allocated: Mapped[int] = mapped_column(BigInteger, default=0)  # net of deallocations
-    paid: Mapped[int] = mapped_column(BigInteger, default=0)  # by projects from this indicator, net of reversals
-    recovered: Mapped[int] = mapped_column(BigInteger, default=0)  # returned to the parent
-    available: Mapped[int] = mapped_column(BigInteger, default=0)
+    recorded_at: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(BigInteger)  # log position of its creation
 
 
 class ProjectRow(Base):
+    """A project as registered; its name as of a day comes from ``rm_renames``."""
+
     __tablename__ = "rm_projects"
     project_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(32), unique=True)
-    unit: Mapped[str] = mapped_column(String(200), index=True)
-    name: Mapped[str] = mapped_column(String(500))
+    uuid: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(200))
     original_name: Mapped[str] = mapped_column(String(500))
     category: Mapped[str] = mapped_column(String(40))
     doc: Mapped[str | None] = mapped_column(String(200))
     effective_date: Mapped[date] = mapped_column(Date)
-    percent: Mapped[str | None] = mapped_column(String(8))  # latest physical progress, decimal string
-    allocated: Mapped[int] = mapped_column(BigInteger, default=0)
-    paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    recorded_at: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(BigInteger)
 
 
-class FundingLineRow(Base):
-    """One source indicator's money in one project — never pooled with another source."""
-
-    __tablename__ = "rm_funding_lines"
-    project_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    indicator_id: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
-    allocated: Mapped[int] = mapped_column(BigInteger, default=0)
-    paid: Mapped[int] = mapped_column(BigInteger, default=0)
-    first_date: Mapped[date] = mapped_column(Date)
-
-
 class PaymentRow(Base):
+    """A payment as made; whether it is reversed as of a day comes from ``rm_reversals``."""
+
     __tablename__ = "rm_payments"
     payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120), index=True)
-    indicator_id: Mapped[str] = mapped_column(String(120), index=True)
+    project_id: Mapped[str] = mapped_column(String(120))
+    indicator_id: Mapped[str] = mapped_column(String(120))
     amount: Mapped[int] = mapped_column(BigInteger)
     payee: Mapped[str] = mapped_column(String(500))
     payee_kind: Mapped[str] = mapped_column(String(20))
-    voucher: Mapped[str | None] = mapped_column(String(120), index=True)
+    voucher: Mapped[str | None] = mapped_column(String(120))
     labour: Mapped[bool] = mapped_column(Boolean)
-    effective_date: Mapped[date] = mapped_column(Date, index=True)
-    reversed: Mapped[bool] = mapped_column(Boolean, default=False)
-    reversed_date: Mapped[date | None] = mapped_column(Date)
-    reversal_reason: Mapped[str | None] = mapped_column(String(500))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReversalRow(Base):
+    """A payment's reversal (冲销): a compensating entry, valid from its own date."""
+
+    __tablename__ = "rm_reversals"
+    payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(BigInteger)
 
 
 class ProgressReportRow(Base):
     __tablename__ = "rm_progress_reports"
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120), index=True)
+    project_id: Mapped[str] = mapped_column(String(120))
     percent: Mapped[str] = mapped_column(String(8))
     effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
 
 
 class RenameRow(Base):
     __tablename__ = "rm_renames"
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120), index=True)
+    project_id: Mapped[str] = mapped_column(String(120))
     old_name: Mapped[str] = mapped_column(String(500))
     new_name: Mapped[str] = mapped_column(String(500))
     doc: Mapped[str] = mapped_column(String(200))
     effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
 
 
 class EventRow(Base):
-    """The log, readable: one row per event with its common fields and its payload as JSON."""
+    """The log, readable: one row per event with its common fields and its stored state (JSON)."""
 
     __tablename__ = "rm_events"
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    recorded_at: Mapped[str] = mapped_column(String(40))
-    effective_date: Mapped[date] = mapped_column(Date, index=True)
-    type: Mapped[str] = mapped_column(String(40), index=True)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    effective_date: Mapped[date] = mapped_column(Date)
+    type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     entity: Mapped[str] = mapped_column(String(140))
     doc: Mapped[str | None] = mapped_column(String(200))
@@ -141,6 +169,25 @@ class EventEntityRow(Base):
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
-Index("ix_rm_indicators_year_task", IndicatorRow.year, IndicatorRow.task)
+# Secondary indexes, named, so a bulk rebuild can drop them and build them once at the end.
+INDEXES = [
+    Index("ix_rm_journal_indicator", JournalRow.indicator_id, JournalRow.effective_date),
+    Index("ix_rm_journal_project", JournalRow.project_id, JournalRow.indicator_id),
+    Index("ix_rm_journal_payment", JournalRow.payment_id),
+    Index("ix_rm_indicators_uuid", IndicatorRow.uuid, unique=True),
+    Index("ix_rm_indicators_unit", IndicatorRow.unit),
+    Index("ix_rm_indicators_parent", IndicatorRow.parent_id),
+    Index("ix_rm_indicators_root", IndicatorRow.root_id),
+    Index("ix_rm_indicators_year_task", IndicatorRow.year, IndicatorRow.task),
+    Index("ix_rm_projects_uuid", ProjectRow.uuid, unique=True),
+    Index("ix_rm_projects_unit", ProjectRow.unit),
+    Index("ix_rm_payments_project", PaymentRow.project_id),
+    Index("ix_rm_payments_indicator", PaymentRow.indicator_id),
+    Index("ix_rm_payments_voucher", PaymentRow.voucher),
+    Index("ix_rm_progress_project", ProgressReportRow.project_id),
+    Index("ix_rm_renames_project", RenameRow.project_id),
+    Index("ix_rm_events_type", EventRow.type),
+]
 
-ALL_TABLES = [t for t in Base.metadata.sorted_tables]
+ALL_TABLES = list(Base.metadata.sorted_tables)
+DATA_TABLES = [t for t in ALL_TABLES if t.name not in ("rm_position", "rm_meta")]

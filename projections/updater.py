@@ -1,38 +1,37 @@
 """Feeding the read models from the notification log: exactly once, in order, resumable.
 
-One mechanism for both stores: pull notifications after the stored position with
-``recorder.select_notifications(position, limit, inclusive_of_start=False)``, apply a batch,
+One mechanism for both stores: pull notifications after the stored position with the library's
+``recorder.select_notifications(position, limit, inclusive_of_start=False)``, turn each into rows,
 and commit the rows together with the new position. The position is advanced *first*, with a
 compare-and-set, so two updaters racing on one database cannot both apply the same batch.
 (The library's ProjectionRunner needs ``recorder.subscribe()``, which the SQLite recorders
 lack; pulling works the same on SQLite and PostgreSQL.)
 
-:class:`ReadModelWriter` knows nothing about where events come from, so the same code folds the
-live log, a full rebuild into scratch tables (``verify``), and filtered replays (``--as-of``).
+Every read model is append-only (see ``projections/tables.py``), so applying an event never
+reads or updates a row: :class:`JournalWriter` decodes the stored JSON state directly (no domain
+object per event) and inserts rows in bulk. That is what makes catch-up and rebuild fast.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from operator import itemgetter
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Date, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy.schema import CreateTable
 
+from ledger.errors import LedgerError
+from ledger.movements import MOVES
 from projections.tables import (
-    Base,
-    EventEntityRow,
-    EventRow,
-    FundingLineRow,
+    ALL_TABLES,
+    INDEXES,
+    SCHEMA_VERSION,
     IndicatorRow,
-    PaymentRow,
+    Meta,
     Position,
-    ProgressReportRow,
     ProjectRow,
-    RenameRow,
 )
 
 if TYPE_CHECKING:
@@ -40,358 +39,260 @@ if TYPE_CHECKING:
 
 POSITION_NAME = "main"
 _CHUNK = 500
-_SKIP_PAYLOAD = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-Item = tuple[int, Any]  # (log position, decoded domain event)
 
 
-def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
+class UndecodableEvent(LedgerError):
+    """A stored event the read models cannot understand (edited bytes, unknown topic)."""
+
+    exit_code = 1
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return str(v)
-    return v
+class ReadModelsOutdated(LedgerError):
+    """The read models were written by another version of the ledger and must be rebuilt."""
+
+    exit_code = 4
 
 
-def event_type(ev: Any) -> str:
-    """'Indicator.ForwardedOut' — the stable topic without its prefix."""
-    return str(type(ev).TOPIC).split(".", 1)[1]
+def fixed_utc(iso: str) -> str:
+    """'2025-01-05T10:00:00.000000+00:00': the library omits '.000000' when microseconds are 0."""
+    if len(iso) == 25:  # no fraction
+        return iso[:19] + ".000000" + iso[19:]
+    return iso
 
 
-def event_payload(ev: Any) -> dict[str, Any]:
-    return {k: _jsonable(v) for k, v in vars(ev).items() if k not in _SKIP_PAYLOAD}
+def _value(v: Any) -> Any:
+    """A transcoded value ({'_type_': 'date_iso', '_data_': '2025-01-05'}) as its plain data."""
+    return v["_data_"] if isinstance(v, dict) and "_data_" in v else v
 
 
-class WorkingSet:
-    """The rows one batch touches, loaded once, changed in memory, written back in bulk."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.ind: dict[str, dict[str, Any]] = {}
-        self.ind_by_uuid: dict[str, str] = {}
-        self.prj: dict[str, dict[str, Any]] = {}
-        self.prj_by_uuid: dict[str, str] = {}
-        self.lines: dict[tuple[str, str], dict[str, Any]] = {}
-        self.new: set[tuple[str, Any]] = set()  # ("ind"|"prj"|"line", key) inserted, not updated
-        self.dirty: set[tuple[str, Any]] = set()
-        self.payments: dict[str, dict[str, Any]] = {}  # new in this batch
-        self.reversals: list[dict[str, Any]] = []  # of payments stored earlier
-        self.progress: list[dict[str, Any]] = []
-        self.renames: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.entities: list[dict[str, Any]] = []
-
-    # ---- loading -------------------------------------------------------------------------
-
-    def preload(self, items: Sequence[Item]) -> None:
-        ind_uuids: set[str] = set()
-        prj_uuids: set[str] = set()
-        ind_ids: set[str] = set()
-        prj_ids: set[str] = set()
-        for _pos, ev in items:
-            kind = event_type(ev).split(".")[0]
-            (ind_uuids if kind == "Indicator" else prj_uuids).add(ev.originator_id.hex)
-            for attr, bucket in (("parent_id", ind_ids), ("indicator_id", ind_ids), ("project_id", prj_ids)):
-                v = getattr(ev, attr, None)
-                if v:
-                    bucket.add(v)
-        self._load(IndicatorRow, IndicatorRow.uuid, ind_uuids, "ind")
-        self._load(IndicatorRow, IndicatorRow.indicator_id, ind_ids, "ind")
-        self._load(ProjectRow, ProjectRow.uuid, prj_uuids, "prj")
-        self._load(ProjectRow, ProjectRow.project_id, prj_ids, "prj")
-        pids = list(self.prj)
-        for chunk in _chunks(pids):
-            for row in self.conn.execute(
-                select(FundingLineRow).where(FundingLineRow.project_id.in_(chunk))
-            ).mappings():
-                self.lines[(row["project_id"], row["indicator_id"])] = dict(row)
-
-    def _load(self, table: Any, column: Any, keys: set[str], kind: str) -> None:
-        cache, by_uuid, pk = (
-            (self.ind, self.ind_by_uuid, "indicator_id")
-            if kind == "ind"
-            else (self.prj, self.prj_by_uuid, "project_id")
-        )
-        keys = {k for k in keys if k not in cache and k not in by_uuid}
-        for chunk in _chunks(sorted(keys)):
-            for row in self.conn.execute(select(table).where(column.in_(chunk))).mappings():
-                r = dict(row)
-                cache[r[pk]] = r
-                by_uuid[r["uuid"]] = r[pk]
-
-    def indicator(self, key: str, *, by_uuid: bool = False) -> dict[str, Any]:
-        ident = self.ind_by_uuid[key] if by_uuid else key
-        self.dirty.add(("ind", ident))
-        return self.ind[ident]
-
-    def project(self, key: str, *, by_uuid: bool = False) -> dict[str, Any]:
-        ident = self.prj_by_uuid[key] if by_uuid else key
-        self.dirty.add(("prj", ident))
-        return self.prj[ident]
-
-    def line(self, project_id: str, indicator_id: str, effective_date: date) -> dict[str, Any]:
-        key = (project_id, indicator_id)
-        row = self.lines.get(key)
-        if row is None:
-            row = {"project_id": project_id, "indicator_id": indicator_id, "allocated": 0,
-                   "paid": 0, "first_date": effective_date}
-            self.lines[key] = row
-            self.new.add(("line", key))
-        self.dirty.add(("line", key))
-        return row
-
-    # ---- writing -------------------------------------------------------------------------
-
-    def flush(self) -> None:
-        out = _Driver(self.conn)
-        groups: dict[str, tuple[Any, dict[Any, dict[str, Any]], list[str]]] = {
-            "ind": (IndicatorRow, self.ind, ["indicator_id"]),
-            "prj": (ProjectRow, self.prj, ["project_id"]),
-            "line": (FundingLineRow, self.lines, ["project_id", "indicator_id"]),
-        }
-        for kind, (table, rows, pks) in groups.items():
-            new_rows = [rows[k] for (g, k) in self.new if g == kind]
-            old_rows = [rows[k] for (g, k) in self.dirty if g == kind and (g, k) not in self.new]
-            out.insert(table, new_rows)
-            out.update(table, old_rows, pks)
-        out.insert(PaymentRow, list(self.payments.values()))
-        out.update(PaymentRow, [
-            {"payment_id": r["_pid"], "reversed": True, "reversed_date": r["rd"],
-             "reversal_reason": r["rr"]} for r in self.reversals
-        ], ["payment_id"], ["reversed", "reversed_date", "reversal_reason"])
-        out.insert(ProgressReportRow, self.progress)
-        out.insert(RenameRow, self.renames)
-        out.insert(EventRow, self.events)
-        out.insert(EventEntityRow, self.entities)
+def decode_state(state: bytes | str) -> dict[str, Any]:
+    """The event's own fields from its stored JSON state, plain values (dates as ISO strings)."""
+    raw = json.loads(state)
+    return {k: _value(v) for k, v in raw.items()}
 
 
-class _Driver:
-    """Bulk writes straight to the DB-API ``executemany`` with tuples.
+# ---- rows per event type ------------------------------------------------------------------------
 
-    SQLAlchemy's per-row parameter processing cost a third of a rebuild (see
-    docs/performance.md); the rows here are plain values the driver adapts itself. SQLite gets
-    dates as ISO strings — exactly the form SQLAlchemy's ``Date`` stores and reads back there.
+Rows = dict[str, list[tuple[Any, ...]]]
+_COLS: dict[str, list[str]] = {t.name: [c.name for c in t.columns] for t in ALL_TABLES}
+
+
+class JournalWriter:
+    """Turns notifications into read-model rows and writes them with ``executemany``.
+
+    ``ids`` maps aggregate UUIDs (hex) to human ids: events on an existing indicator or project
+    name it only by its UUID. It is filled by creation events and, for aggregates created
+    before this batch, by one query per batch.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.sqlite = conn.dialect.name == "sqlite"
-        self.mark = "?" if self.sqlite else "%s"
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
 
-    def _params(self, table: Any, cols: list[str], rows: Sequence[dict[str, Any]]) -> list[Any]:
-        get = itemgetter(*cols)
-        columns = table.__table__.columns
-        dated = [i for i, c in enumerate(cols) if isinstance(columns[c].type, Date)]
-        if not self.sqlite or not dated:
-            return [get(r) for r in rows]
-        params = []
-        for r in rows:
-            t = list(get(r))
-            for i in dated:
-                if t[i] is not None:
-                    t[i] = t[i].isoformat()
-            params.append(tuple(t))
-        return params
-
-    def insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
+    def apply(self, conn: Connection, notes: Sequence[Any]) -> None:
+        if not notes:
             return
-        cols = [c.name for c in table.__table__.columns]
-        sql = (f"INSERT INTO {table.__tablename__} ({', '.join(cols)}) "
-               f"VALUES ({', '.join([self.mark] * len(cols))})")
-        self.conn.exec_driver_sql(sql, self._params(table, cols, rows))
-
-    def update(self, table: Any, rows: Sequence[dict[str, Any]], pks: list[str],
-               cols: list[str] | None = None) -> None:
-        if not rows:
-            return
-        if cols is None:
-            cols = [c.name for c in table.__table__.columns if c.name not in pks]
-        sql = (f"UPDATE {table.__tablename__} SET {', '.join(f'{c} = {self.mark}' for c in cols)} "
-               f"WHERE {' AND '.join(f'{pk} = {self.mark}' for pk in pks)}")
-        self.conn.exec_driver_sql(sql, self._params(table, [*cols, *pks], rows))
-
-
-class ReadModelWriter:
-    """Applies decoded events, in order, to the read-model tables on one connection."""
-
-    def apply(self, conn: Connection, items: Sequence[Item]) -> None:
-        if not items:
-            return
-        ws = WorkingSet(conn)
-        ws.preload(items)
-        for pos, ev in items:
-            typ = event_type(ev)
-            entities = _HANDLERS[typ](ws, pos, ev)
-            payload = event_payload(ev)
-            ws.events.append({
-                "position": pos,
-                "recorded_at": ev.timestamp.isoformat(),
-                "effective_date": ev.effective_date,
-                "type": typ,
-                "actor": ev.actor,
-                "entity": entities[0],
-                "doc": getattr(ev, "doc", None),
-                "amount": getattr(ev, "amount", None),
-                "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
-            })
+        sqlite = conn.dialect.name == "sqlite"
+        decoded = [self._decode(n) for n in notes]
+        self._resolve(conn, decoded)
+        rows: Rows = {name: [] for name in _COLS}
+        for pos, typ, origin, s in decoded:
+            if not sqlite:
+                s["effective_date"] = date.fromisoformat(s["effective_date"])
+            entities = _HANDLERS[typ](self, rows, pos, typ, origin, s)
+            rows["rm_events"].append((
+                pos, s["timestamp"], s["effective_date"], typ, s["actor"], entities[0],
+                s.get("doc"), s.get("amount"), s["_state"],
+            ))
             for e in dict.fromkeys(x for x in entities if x):
-                ws.entities.append({"entity": e, "position": pos})
-        ws.flush()
+                rows["rm_event_entities"].append((e, pos))
+        mark = "?" if sqlite else "%s"
+        for name, batch in rows.items():
+            if batch:
+                cols = _COLS[name]
+                conn.exec_driver_sql(
+                    f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})",
+                    batch,  # type: ignore[arg-type]
+                )
+
+    @staticmethod
+    def _decode(n: Any) -> tuple[int, str, str, dict[str, Any]]:
+        try:
+            kind, sep, typ = str(n.topic).partition(".")
+            if not sep or typ not in _HANDLERS:
+                raise ValueError(f"unknown topic {n.topic!r}")
+            state = n.state.decode("utf-8") if isinstance(n.state, bytes) else str(n.state)
+            s = decode_state(state)
+            s["_state"] = state
+            s["timestamp"] = fixed_utc(str(s["timestamp"]))
+            date.fromisoformat(s["effective_date"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise UndecodableEvent(f"log position {n.id}: stored event cannot be decoded ({e})") from e
+        return n.id, typ, n.originator_id.hex, s
+
+    def _resolve(self, conn: Connection, decoded: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+        created = {origin for _p, typ, origin, _s in decoded if typ in _CREATIONS}
+        missing = {origin for _p, typ, origin, _s in decoded
+                   if typ not in _CREATIONS and origin not in self.ids and origin not in created}
+        if len(self.ids) > 1_000_000:  # bounded memory on very long rebuilds
+            self.ids.clear()
+        keys = sorted(missing)
+        for table, pk in ((IndicatorRow, IndicatorRow.indicator_id), (ProjectRow, ProjectRow.project_id)):
+            for i in range(0, len(keys), _CHUNK):
+                stmt = select(table.uuid, pk).where(table.uuid.in_(keys[i : i + _CHUNK]))
+                self.ids.update({u: ident for u, ident in conn.execute(stmt)})
+        for pos, _typ, origin, _s in decoded:
+            if origin in missing and origin not in self.ids:
+                raise UndecodableEvent(f"log position {pos}: event on an aggregate never created")
+
+    # ---- handlers: each appends its rows and returns the entities the event touched ------------
+
+    def journal(self, rows: Rows, pos: int, typ: str, s: dict[str, Any], indicator: str,
+                project: str | None = None, payment: str | None = None) -> None:
+        bucket, sign = MOVES[typ]
+        rows["rm_journal"].append((pos, indicator, project, payment, bucket, sign * s["amount"],
+                                   s["effective_date"], s["timestamp"]))
+
+    def indicator_created(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        ident = s["indicator_id"]
+        parent = s.get("parent_id")
+        self.ids[origin] = ident
+        rows["rm_indicators"].append((
+            ident, origin, s["unit"], s["issuer"], parent, s.get("root_id") or ident, s["year"],
+            s["task"], s["source"], s["subject"], s["tracking"], s["direct"], s["advance"], s["doc"],
+            s["effective_date"], s["timestamp"], pos,
+        ))
+        self.journal(rows, pos, typ, s, ident)
+        return [ident, parent] if parent else [ident]
+
+    def indicator_move(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        ident = self.ids[origin]
+        other = s.get(_OTHER[typ])
+        self.journal(rows, pos, typ, s, ident, project=s.get("project_id"))
+        return [ident, other] if other else [ident]
+
+    def project_registered(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        ident = s["project_id"]
+        self.ids[origin] = ident
+        rows["rm_projects"].append((ident, origin, s["unit"], s["name"], s["category"], s.get("doc"),
+                                    s["effective_date"], s["timestamp"], pos))
+        return [ident]
+
+    def funding(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        return [self.ids[origin], s["indicator_id"]]
+
+    def payment(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj, pid = self.ids[origin], s["payment_id"]
+        rows["rm_payments"].append((pid, prj, s["indicator_id"], s["amount"], s["payee"],
+                                    s["payee_kind"], s.get("voucher"), s["labour"],
+                                    s["effective_date"], s["timestamp"], pos))
+        self.journal(rows, pos, "Project.PaymentMade", s, s["indicator_id"], prj, pid)
+        return [prj, s["indicator_id"], pid]
+
+    def reversal(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj, pid = self.ids[origin], s["payment_id"]
+        rows["rm_reversals"].append((pid, s["reason"], s["effective_date"], s["timestamp"], pos))
+        self.journal(rows, pos, "Project.PaymentReversed", s, s["indicator_id"], prj, pid)
+        return [prj, s["indicator_id"], pid]
+
+    def progress(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj = self.ids[origin]
+        rows["rm_progress_reports"].append((pos, prj, str(s["percent"]), s["effective_date"],
+                                            s["timestamp"]))
+        return [prj]
+
+    def renamed(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj = self.ids[origin]
+        rows["rm_renames"].append((pos, prj, s["old_name"], s["new_name"], s["doc"],
+                                   s["effective_date"], s["timestamp"]))
+        return [prj]
 
 
-# ---- one handler per event type; each returns the entities the event touched ------------------
-
-
-def _new_indicator(ws: WorkingSet, pos: int, ev: Any, parent: dict[str, Any] | None) -> list[str]:
-    ident = ev.indicator_id
-    row = {
-        "indicator_id": ident, "uuid": ev.originator_id.hex, "unit": ev.unit, "issuer": ev.issuer,
-        "parent_id": parent["indicator_id"] if parent else None,
-        "root_id": parent["root_id"] if parent else ident,
-        "path": (parent["path"] if parent else "/") + ident + "/",
-        "depth": parent["depth"] + 1 if parent else 0,
-        "year": ev.year, "task": ev.task, "source": ev.source, "subject": ev.subject,
-        "tracking": ev.tracking, "direct": ev.direct, "advance": ev.advance, "doc": ev.doc,
-        "effective_date": ev.effective_date, "received": ev.amount, "forwarded": 0,
-        "allocated": 0, "paid": 0, "recovered": 0, "available": ev.amount, "position": pos,
-    }
-    ws.ind[ident] = row
-    ws.ind_by_uuid[row["uuid"]] = ident
-    ws.new.add(("ind", ident))
-    return [ident] + ([row["parent_id"]] if parent else [])
-
-
-def _issued(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-    return _new_indicator(ws, pos, ev, None)
-
-
-def _received(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-    return _new_indicator(ws, pos, ev, ws.ind[ev.parent_id])
-
-
-def _move(field: str, sign: int, other: str) -> Callable[[WorkingSet, int, Any], list[str]]:
-    """Indicator events that shift money between one balance column and 'available'."""
-
-    def handler(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-        row = ws.indicator(ev.originator_id.hex, by_uuid=True)
-        row[field] += sign * ev.amount
-        row["available"] -= sign * ev.amount
-        return [row["indicator_id"], getattr(ev, other, None)]
-
-    return handler
-
-
-def _registered(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-    row = {
-        "project_id": ev.project_id, "uuid": ev.originator_id.hex, "unit": ev.unit,
-        "name": ev.name, "original_name": ev.name, "category": ev.category, "doc": ev.doc,
-        "effective_date": ev.effective_date, "percent": None, "allocated": 0, "paid": 0,
-        "position": pos,
-    }
-    ws.prj[ev.project_id] = row
-    ws.prj_by_uuid[row["uuid"]] = ev.project_id
-    ws.new.add(("prj", ev.project_id))
-    return [ev.project_id]
-
-
-def _funding(sign: int) -> Callable[[WorkingSet, int, Any], list[str]]:
-    def handler(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-        prj = ws.project(ev.originator_id.hex, by_uuid=True)
-        line = ws.line(prj["project_id"], ev.indicator_id, ev.effective_date)
-        line["allocated"] += sign * ev.amount
-        prj["allocated"] += sign * ev.amount
-        return [prj["project_id"], ev.indicator_id]
-
-    return handler
-
-
-def _paid(sign: int) -> Callable[[WorkingSet, int, Any], list[str]]:
-    def handler(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-        prj = ws.project(ev.originator_id.hex, by_uuid=True)
-        line = ws.line(prj["project_id"], ev.indicator_id, ev.effective_date)
-        ind = ws.indicator(ev.indicator_id)
-        for row in (line, prj, ind):
-            row["paid"] += sign * ev.amount
-        if sign > 0:
-            ws.payments[ev.payment_id] = {
-                "payment_id": ev.payment_id, "project_id": prj["project_id"],
-                "indicator_id": ev.indicator_id, "amount": ev.amount, "payee": ev.payee,
-                "payee_kind": ev.payee_kind, "voucher": ev.voucher, "labour": ev.labour,
-                "effective_date": ev.effective_date, "reversed": False, "reversed_date": None,
-                "reversal_reason": None, "position": pos,
-            }
-        elif ev.payment_id in ws.payments:
-            ws.payments[ev.payment_id].update(
-                reversed=True, reversed_date=ev.effective_date, reversal_reason=ev.reason
-            )
-        else:
-            ws.reversals.append({"_pid": ev.payment_id, "rd": ev.effective_date, "rr": ev.reason})
-        return [prj["project_id"], ev.indicator_id, ev.payment_id]
-
-    return handler
-
-
-def _progress(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-    prj = ws.project(ev.originator_id.hex, by_uuid=True)
-    prj["percent"] = str(ev.percent)
-    ws.progress.append({"position": pos, "project_id": prj["project_id"],
-                        "percent": str(ev.percent), "effective_date": ev.effective_date})
-    return [prj["project_id"]]
-
-
-def _renamed(ws: WorkingSet, pos: int, ev: Any) -> list[str]:
-    prj = ws.project(ev.originator_id.hex, by_uuid=True)
-    prj["name"] = ev.new_name
-    ws.renames.append({"position": pos, "project_id": prj["project_id"], "old_name": ev.old_name,
-                       "new_name": ev.new_name, "doc": ev.doc, "effective_date": ev.effective_date})
-    return [prj["project_id"]]
-
-
-_HANDLERS: dict[str, Callable[[WorkingSet, int, Any], list[str]]] = {
-    "Indicator.Issued": _issued,
-    "Indicator.Received": _received,
-    "Indicator.ForwardedOut": _move("forwarded", +1, "child_id"),
-    "Indicator.AllocatedToProject": _move("allocated", +1, "project_id"),
-    "Indicator.Deallocated": _move("allocated", -1, "project_id"),
-    "Indicator.Recovered": _move("recovered", +1, "returned_to"),
-    "Indicator.RecoveryReceived": _move("forwarded", -1, "child_id"),
-    "Project.Registered": _registered,
-    "Project.FundingAllocated": _funding(+1),
-    "Project.FundingReleased": _funding(-1),
-    "Project.PaymentMade": _paid(+1),
-    "Project.PaymentReversed": _paid(-1),
-    "Project.ProgressReported": _progress,
-    "Project.Renamed": _renamed,
+_CREATIONS = {"Indicator.Issued", "Indicator.Received", "Project.Registered"}
+_OTHER = {  # the counterparty an indicator movement names
+    "Indicator.ForwardedOut": "child_id",
+    "Indicator.RecoveryReceived": "child_id",
+    "Indicator.AllocatedToProject": "project_id",
+    "Indicator.Deallocated": "project_id",
+    "Indicator.Recovered": "returned_to",
 }
 
 
+_HANDLERS: dict[str, Callable[..., list[str]]] = {
+    "Indicator.Issued": JournalWriter.indicator_created,
+    "Indicator.Received": JournalWriter.indicator_created,
+    **{typ: JournalWriter.indicator_move for typ in _OTHER},
+    "Project.Registered": JournalWriter.project_registered,
+    "Project.FundingAllocated": JournalWriter.funding,
+    "Project.FundingReleased": JournalWriter.funding,
+    "Project.PaymentMade": JournalWriter.payment,
+    "Project.PaymentReversed": JournalWriter.reversal,
+    "Project.ProgressReported": JournalWriter.progress,
+    "Project.Renamed": JournalWriter.renamed,
+}
+
+
+# ---- schema and position ------------------------------------------------------------------------
+
+
+def schema_version(conn: Connection) -> int | None:
+    """The read models' schema version; None when there are none yet, 1 for a pre-journal store."""
+    names = set(inspect(conn).get_table_names())
+    if Position.__tablename__ not in names:
+        return None
+    if Meta.__tablename__ not in names:
+        return 1
+    value = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+    return int(value) if value else 1
+
+
+def create_schema(conn: Connection, *, indexes: bool = True) -> None:
+    """Every read-model table (with or without its secondary indexes), position 0, the version."""
+    for table in ALL_TABLES:
+        conn.execute(CreateTable(table, if_not_exists=True))
+    if indexes:
+        for ix in INDEXES:
+            ix.create(conn, checkfirst=True)
+    conn.execute(insert(Position).values(name=POSITION_NAME, position=0))
+    conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+
+def drop_schema(conn: Connection) -> None:
+    """Drop every read-model table, of this version or an earlier one (rm_* only)."""
+    names = [n for n in inspect(conn).get_table_names() if n.startswith("rm_")]
+    for name in names:
+        conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+
+
 def ensure_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Create the read models when there are none; refuse ones of another version."""
     with engine.begin() as conn:
-        if conn.execute(select(Position.position).where(Position.name == POSITION_NAME)).first() is None:
-            conn.execute(insert(Position).values(name=POSITION_NAME, position=0))
+        version = schema_version(conn)
+        if version is None:
+            create_schema(conn)
+        elif version != SCHEMA_VERSION:
+            raise ReadModelsOutdated(
+                f"the read models in this store were written by an earlier version (schema "
+                f"{version}, now {SCHEMA_VERSION}); run `budget-ledger rebuild`"
+            )
 
 
 def read_position(conn: Connection) -> int:
     return int(conn.execute(select(Position.position).where(Position.name == POSITION_NAME)).scalar_one())
 
 
+# ---- the updater ----------------------------------------------------------------------------------
+
+
 class Projector:
     """Keeps the read models of one ledger up to date with its log."""
 
-    def __init__(self, app: BudgetLedger, engine: Engine | None = None, batch_size: int = 1000) -> None:
+    def __init__(self, app: BudgetLedger, engine: Engine | None = None, batch_size: int = 2000) -> None:
         from projections.db import engine_for
 
         self.app = app
         self.engine = engine if engine is not None else engine_for(app.config)
         self.batch_size = batch_size
-        self.writer = ReadModelWriter()
+        self.writer = JournalWriter()
         self._schema_ready = False
 
     def ensure_schema(self) -> None:
@@ -404,9 +305,9 @@ class Projector:
         with self.engine.connect() as conn:
             return read_position(conn)
 
-    def decode(self, notifications: Iterable[Any]) -> list[Item]:
-        mapper = self.app.mapper
-        return [(n.id, mapper.to_domain_event(n)) for n in notifications]
+    def lag(self) -> int:
+        """How many log positions the read models are behind."""
+        return max(0, self.app.last_position() - self.position())
 
     def catch_up(self, max_events: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
         """Apply every event after the stored position; returns how many were applied."""
@@ -418,18 +319,45 @@ class Projector:
             notes = self.app.recorder.select_notifications(start, limit, inclusive_of_start=False)
             if not notes:
                 break
-            items = self.decode(notes)
             with self.engine.begin() as conn:
                 moved = conn.execute(
                     update(Position)
                     .where(Position.name == POSITION_NAME, Position.position == start)
-                    .values(position=items[-1][0])
+                    .values(position=notes[-1].id)
                 ).rowcount
                 if moved != 1:  # another updater applied this batch first; start again from its position
                     conn.rollback()
                     continue
-                self.writer.apply(conn, items)
-            applied += len(items)
+                self.writer.apply(conn, notes)
+            applied += len(notes)
             if on_batch:
-                on_batch(len(items))
+                on_batch(len(notes))
         return applied
+
+    def rebuild(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 10_000,
+                until_position: int | None = None) -> int:
+        """Drop the read models (of any version) and fold the whole log into new ones, in one
+        transaction: a killed rebuild leaves the old tables. Secondary indexes are built once at
+        the end, which is much faster than keeping them up to date row by row."""
+        self.writer = JournalWriter()
+        applied = 0
+        with self.engine.begin() as conn:
+            drop_schema(conn)
+            create_schema(conn, indexes=False)
+            start = 0
+            while until_position is None or start < until_position:
+                limit = batch_size if until_position is None else min(batch_size, until_position - start)
+                notes = self.app.recorder.select_notifications(start, limit, inclusive_of_start=False)
+                if not notes:
+                    break
+                self.writer.apply(conn, notes)
+                start = notes[-1].id
+                applied += len(notes)
+                if on_batch:
+                    on_batch(len(notes))
+            for ix in INDEXES:
+                ix.create(conn)
+            conn.execute(update(Position).where(Position.name == POSITION_NAME).values(position=start))
+        self._schema_ready = True
+        return applied
+

@@ -1,4 +1,4 @@
-"""verify: rebuild every read model from position 0 into scratch tables and compare row by row.
+"""verify: rebuild every read model from the log into scratch tables and compare row by row.
 
 The rebuild stops at the live tables' own position, so a projection that is merely behind is not
 reported as wrong (the CLI catches up first anyway). Rows are compared in key order in chunks,
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, select, tuple_
 
-from projections.replay import replay_engine
-from projections.tables import ALL_TABLES, Position
-from projections.updater import ensure_schema, read_position
+from projections.db import scratch_engine
+from projections.tables import DATA_TABLES
+from projections.updater import Projector, UndecodableEvent, ensure_schema, read_position
 
 if TYPE_CHECKING:
     from ledger.application import BudgetLedger
@@ -33,11 +33,14 @@ def verify_projections(app: BudgetLedger, engine: Engine) -> list[str]:
     problems: list[str] = []
     if position > head:
         problems.append(f"rm_position: live tables claim position {position}, the log ends at {head}")
-    scratch = replay_engine(app, until_position=position)
+    scratch = scratch_engine()
+    try:
+        Projector(app, scratch).rebuild(until_position=position)
+    except UndecodableEvent as e:
+        scratch.dispose()
+        return [*problems, f"log: {e}"]
     with engine.connect() as live, scratch.connect() as fresh:
-        for table in ALL_TABLES:
-            if table.name == Position.__tablename__:
-                continue  # equal by construction: the rebuild stopped there
+        for table in DATA_TABLES:
             problems.extend(compare_table(table, live, fresh))
             if len(problems) >= MAX_REPORTED:
                 problems.append(f"… stopped after {MAX_REPORTED} differences")

@@ -6,32 +6,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from projections.tables import (
-    EventEntityRow,
-    EventRow,
-    FundingLineRow,
-    IndicatorRow,
-    PaymentRow,
-    ProgressReportRow,
-    ProjectRow,
-    RenameRow,
-)
+from projections.tables import DATA_TABLES
 
-# every read model, ordered by primary key; rm_position is compared separately
-TABLES = (IndicatorRow, ProjectRow, FundingLineRow, PaymentRow, ProgressReportRow, RenameRow,
-          EventRow, EventEntityRow)
+# every read model, ordered by primary key; rm_position and rm_meta are compared separately
+TABLES = DATA_TABLES
 
 Dump = dict[str, list[Any]]  # table name → rows (tuple-like, with attribute access)
 
 
-def _select_all(model: Any, ignore_recorded_at: bool) -> str:
-    table = model.__table__
+def _select_all(table: Any, ignore_recorded_at: bool) -> str:
     cols = [c.name for c in table.columns if not (ignore_recorded_at and c.name == "recorded_at")]
     keys = ", ".join(c.name for c in table.primary_key.columns)
     return f"SELECT {', '.join(cols)} FROM {table.name} ORDER BY {keys}"
 
 
-_SQL = {flag: [(m.__tablename__, _select_all(m, flag)) for m in TABLES] for flag in (False, True)}
+_SQL = {flag: [(t.name, _select_all(t, flag)) for t in TABLES] for flag in (False, True)}
 
 
 def dump(source: Engine | Connection, *, ignore_recorded_at: bool = False) -> Dump:
@@ -56,3 +45,11 @@ def first_difference(a: Dump, b: Dump) -> str:
             only_b = [r for r in rb if r not in ra][:3]
             return f"{name}: only in first {only_a}; only in second {only_b}"
     return "no difference"
+
+
+def indicator_rows(engine: Engine) -> dict[str, Any]:
+    """The live indicators with their balances (from the journal), by id."""
+    from projections import journal as jn
+
+    with engine.connect() as conn:
+        return {r.indicator_id: r for r in jn.indicators(conn, jn.LIVE)}

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cli.main import cli, register
 from ledger.application import BudgetLedger
 from projections.audit import RULE_IDS, RulesConfig, load_rules, run_audit
-from projections.audit.runner import latest_effective_date
+from projections.journal import LIVE, View, latest_effective_date
 from projections.updater import Projector
 from tests.test_audit_scenario import base, rename
 
@@ -79,11 +79,12 @@ def test_without_as_of_the_audit_date_is_the_latest_effective_date(any_url: str)
         base(app, work_relief_date="02-10")
         projector = Projector(app)
         projector.catch_up()
-        assert latest_effective_date(projector.engine) == date(2025, 2, 10)
+        with projector.engine.connect() as conn:
+            assert latest_effective_date(conn, LIVE) == date(2025, 2, 10)
         found = run_audit(projector.engine, RulesConfig.default())
         assert [(f.rule, f.entity, f.amount) for f in found] == [
             ("project-refinement-deadline", "C2025", 30_000_000)]
-        assert run_audit(projector.engine, RulesConfig.default(), date(2025, 2, 2)) == []
+        assert run_audit(projector.engine, RulesConfig.default(), View(as_of=date(2025, 2, 2))) == []
     finally:
         app.close()
 

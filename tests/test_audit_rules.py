@@ -302,23 +302,28 @@ def test_the_ledger_refuses_pooled_payments(app: BudgetLedger) -> None:
 
 def test_pooled_rows_the_ledger_cannot_write_are_still_found(app: BudgetLedger) -> None:
     """Read models from elsewhere (or damaged): a payment off its project's lines, a line paid
-    beyond its funding. Written into a replay's tables directly, since no command can."""
+    beyond its funding. Written into the read models directly, since no command can."""
     from datetime import date
 
-    from sqlalchemy import update
+    from sqlalchemy import insert, update
 
+    from projections import journal as jn
     from projections.audit import run_audit
-    from projections.tables import FundingLineRow, PaymentRow
+    from projections.tables import JournalRow, PaymentRow
     from tests.test_audit_scenario import books
 
     base(app)
-    engine = books(app, "2025-03-01")
+    engine = books(app)
+    view = jn.View(as_of=date(2025, 3, 1))
     with engine.begin() as conn:
         conn.execute(update(PaymentRow).where(PaymentRow.payment_id == "WR2025:P1")
                      .values(indicator_id="M2025"))
-        conn.execute(update(FundingLineRow).where(FundingLineRow.project_id == "IND2025")
-                     .values(paid=80_000_000))
-    found = only(run_audit(engine, RulesConfig.default(), date(2025, 3, 1)), "pooled-sources")
+        (line,) = jn.lines(conn, view, JournalRow.project_id == "IND2025")
+        conn.execute(insert(JournalRow).values(
+            position=10**9, indicator_id=line.indicator_id, project_id="IND2025", bucket="paid",
+            amount=80_000_000 - line.paid, effective_date=date(2025, 2, 1),
+            recorded_at="2000-01-01T00:00:00.000000+00:00"))
+    found = only(run_audit(engine, RulesConfig.default(), view), "pooled-sources")
     assert keys(found) == [("pooled-sources", "error", "WR2025:P1", "255000.00"),
                            ("pooled-sources", "error", "IND2025<-C2025", "100000.00")]
 

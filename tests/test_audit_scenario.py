@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from ledger.application import BudgetLedger
 from ledger.commands import ProgressCommand, RenameProjectCommand, ReverseCommand, build
 from projections.audit import Finding, RulesConfig, run_audit
-from projections.replay import replay_engine
+from projections.journal import View
+from projections.updater import Projector
 from tests.helpers import allocate, forward, issue, pay, project
 
 REGION, CITY, COUNTY = "自治区", "某市", "某县"
@@ -76,12 +77,16 @@ def base(
             labour=True, voucher=f"V{y}-3")
 
 
-def books(app: BudgetLedger, as_of: str) -> Engine:
-    return replay_engine(app, as_of=date.fromisoformat(as_of))
+def books(app: BudgetLedger) -> Engine:
+    """The live read models, caught up."""
+    projector = Projector(app)
+    projector.catch_up()
+    return projector.engine
 
 
 def audit(app: BudgetLedger, as_of: str = "2025-03-01", config: RulesConfig | None = None) -> list[Finding]:
-    return run_audit(books(app, as_of), config or RulesConfig.default(), date.fromisoformat(as_of))
+    view = View(as_of=date.fromisoformat(as_of))
+    return run_audit(books(app), config or RulesConfig.default(), view)
 
 
 def keys(findings: list[Finding]) -> list[tuple[str, str, str, str | None]]:
@@ -100,8 +105,4 @@ def test_the_compliant_books_have_no_findings(app: BudgetLedger) -> None:
 
 
 def test_an_empty_ledger_has_no_findings(app: BudgetLedger) -> None:
-    from projections.updater import Projector
-
-    projector = Projector(app)
-    projector.catch_up()
-    assert run_audit(projector.engine, RulesConfig.default()) == []
+    assert run_audit(books(app), RulesConfig.default()) == []

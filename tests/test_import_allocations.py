@@ -9,18 +9,18 @@ import io
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from cli.main import cli, register
 from ledger.application import BudgetLedger
 from ledger.imports import allocation_indicator_id
-from projections.tables import IndicatorRow
 from projections.updater import Projector
+from tests.strategies import indicator_rows
 
 register()
 
@@ -54,11 +54,10 @@ def table_cells(text: str) -> list[tuple[str, str, str, int]]:
     return [(r["from"], r["to"], t, wan_fen(r[t])) for r in reader for t in tasks]
 
 
-def indicators(app: BudgetLedger) -> dict[str, IndicatorRow]:
+def indicators(app: BudgetLedger) -> dict[str, Any]:
     projector = Projector(app)
     projector.catch_up()
-    with projector.engine.connect() as conn:
-        rows = {r.indicator_id: r for r in conn.execute(select(IndicatorRow))}
+    rows = indicator_rows(projector.engine)
     projector.engine.dispose()
     return rows
 

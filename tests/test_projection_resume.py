@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 
 from ledger.application import BudgetLedger
 from ledger.commands import AddProjectCommand, AllocateCommand, PayCommand, build
-from projections.replay import replay_engine
+from projections.db import scratch_engine
 from projections.tables import EventRow
 from projections.updater import Projector, read_position
 from projections.verify import verify_projections
 from tests.helpers import forward, issue
-from tests.test_projections_replay import dump
+from tests.strategies import dump
 
 BATCH = 25
 KILL_IN_BATCH = 5
@@ -29,10 +29,10 @@ KILL_IN_BATCH = 5
 CHILD = f"""
 import sys, time
 from ledger.application import BudgetLedger
-from projections.updater import Projector, ReadModelWriter
+from projections.updater import JournalWriter, Projector
 
 app = BudgetLedger.open(sys.argv[1])
-original = ReadModelWriter.apply
+original = JournalWriter.apply
 count = 0
 
 def apply(self, conn, items):
@@ -43,7 +43,7 @@ def apply(self, conn, items):
     if count == {KILL_IN_BATCH}:
         time.sleep(60)  # killed here, before the commit
 
-ReadModelWriter.apply = apply
+JournalWriter.apply = apply
 Projector(app, batch_size={BATCH}).catch_up()
 print("finished", flush=True)
 """
@@ -93,5 +93,7 @@ def test_killed_projection_resumes_with_identical_tables(app: BudgetLedger, db_u
     assert projector.catch_up() == head - (KILL_IN_BATCH - 1) * BATCH
     assert projector.position() == head
     assert verify_projections(app, projector.engine) == []
-    assert dump(projector.engine) == dump(replay_engine(app))
+    fresh = scratch_engine()
+    Projector(app, fresh).rebuild()
+    assert dump(projector.engine) == dump(fresh)
     assert projector.catch_up() == 0  # nothing applied twice

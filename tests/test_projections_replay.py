@@ -1,4 +1,5 @@
-"""--as-of / --known-at: the books folded from the log up to a point equal the live books then."""
+"""--as-of / --known-at: the journal's view of a point in time equals the live books then, and
+the slow reference fold over the filtered log."""
 
 from __future__ import annotations
 
@@ -6,24 +7,17 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from ledger.application import BudgetLedger
 from ledger.commands import RecoverCommand, ReverseCommand, build
 from projections.balances import balance
 from projections.history import history
+from projections.journal import View
 from projections.progress import progress
-from projections.replay import replay_engine
-from projections.tables import ALL_TABLES, Position
 from projections.updater import Projector
 from tests.projections_scenario import build_before_corrections
-
-
-def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model row but the position, in a stable order."""
-    with engine.connect() as conn:
-        return {t.name: sorted(tuple(r) for r in conn.execute(select(t)))
-                for t in ALL_TABLES if t.name != Position.__tablename__}
+from tests.reference import first_difference, journal_books, reference_books
 
 
 def moment() -> datetime:
@@ -33,53 +27,59 @@ def moment() -> datetime:
     return now
 
 
-def ind(engine: Engine, unit: str, ident: str) -> dict[str, Any]:
-    return {r["indicator"]: r for r in balance(engine, unit)}[ident]
+def ind(engine: Engine, unit: str, ident: str, view: View) -> dict[str, Any]:
+    return {r["indicator"]: r for r in balance(engine, unit, view=view)}[ident]
 
 
-def test_replays_equal_the_live_books_as_they_were(app: BudgetLedger) -> None:
+def test_past_views_equal_the_live_books_as_they_were(app: BudgetLedger) -> None:
     build_before_corrections(app)
     live = Projector(app)
     live.catch_up()
-    before = dump(live.engine)
+    engine = live.engine
+    before = journal_books(engine, View())
     t_before = moment()
     app.reverse(build(ReverseCommand, payment_id="X1:P1", effective_date="2025-04-01", reason="重复支付"))
     t_between = moment()
     app.recover(build(RecoverCommand, indicator_id="D", amount="20万", doc="达财〔2025〕9号",
                       effective_date="2025-05-01", reason="结余收回"))
     live.catch_up()
-    assert dump(live.engine) != before
+    assert journal_books(engine, View()) != before
 
-    # known at t_before: exactly the live tables of that time, row for row
-    assert dump(replay_engine(app, known_at=t_before)) == before
+    # known at t_before: exactly the live books of that time
+    assert journal_books(engine, View(known_at=t_before)) == before
     # as of the day before the reversal: the same (every earlier event is dated before it)
-    as_of_march = replay_engine(app, as_of=date(2025, 3, 31))
-    assert dump(as_of_march) == before
-    assert ind(as_of_march, "城关区", "C")["paid"] == "1000000.00"
-    assert [r["type"] for r in history(as_of_march, "X1:P1")] == ["Project.PaymentMade"]
+    march = View(as_of=date(2025, 3, 31))
+    assert journal_books(engine, march) == before
+    assert ind(engine, "城关区", "C", march)["paid"] == "1000000.00"
+    assert [r["type"] for r in history(engine, "X1:P1", march)] == ["Project.PaymentMade"]
 
     # between the reversal and the recovery, by either clock
-    for engine in (replay_engine(app, known_at=t_between), replay_engine(app, as_of=date(2025, 4, 15))):
-        assert ind(engine, "城关区", "C")["paid"] == "0.00"
-        d = ind(engine, "达孜区", "D")
+    for view in (View(known_at=t_between), View(as_of=date(2025, 4, 15))):
+        assert ind(engine, "城关区", "C", view)["paid"] == "0.00"
+        d = ind(engine, "达孜区", "D", view)
         assert (d["recovered"], d["available"]) == ("0.00", "200000.00")
-        assert ind(engine, "拉萨市", "P")["forwarded"] == "5000000.00"
-        assert {r["unit"]: r["received"] for r in progress(engine)}["达孜区"] == "1000000.00"
+        assert ind(engine, "拉萨市", "P", view)["forwarded"] == "5000000.00"
+        assert {r["unit"]: r["received"] for r in progress(engine, view=view)}["达孜区"] == "1000000.00"
 
-    # no window at all: the full rebuild equals the live tables now
-    assert dump(replay_engine(app)) == dump(live.engine)
+    # every view equals the reference fold over the filtered log
+    for view in (View(), march, View(known_at=t_between), View(as_of=date(2025, 4, 15), known_at=t_before)):
+        got, want = journal_books(engine, view), reference_books(app, view.as_of, view.known_at)
+        assert got == want, first_difference(got, want)
 
 
 def test_as_of_before_anything_is_empty_and_naive_known_at_is_utc(app: BudgetLedger) -> None:
     build_before_corrections(app)
-    assert balance(replay_engine(app, as_of=date(2024, 12, 31))) == []
-    assert balance(replay_engine(app, known_at=datetime(2000, 1, 1))) == []
+    projector = Projector(app)
+    projector.catch_up()
+    engine = projector.engine
+    assert balance(engine, view=View(as_of=date(2024, 12, 31))) == []
+    assert balance(engine, view=View(known_at=datetime(2000, 1, 1))) == []
     naive_now = datetime.now(UTC).replace(tzinfo=None)
-    assert len(balance(replay_engine(app, known_at=naive_now))) == 7
+    assert len(balance(engine, view=View(known_at=naive_now))) == 7
 
 
-def test_as_of_equals_the_live_books_after_exactly_the_events_dated_up_to_then(app: BudgetLedger) -> None:
-    """Events recorded out of date order: the as-of fold takes the earlier-dated ones only."""
+def test_as_of_takes_exactly_the_events_dated_up_to_then(app: BudgetLedger) -> None:
+    """Events recorded out of date order: the as-of view takes the earlier-dated ones only."""
     from tests.helpers import forward, issue
 
     issue(app, "R", "区", "100万", effective_date="2025-01-01")
@@ -92,12 +92,11 @@ def test_as_of_equals_the_live_books_after_exactly_the_events_dated_up_to_then(a
         forward(other, "R", "C", "县", "30万", effective_date="2025-02-01")
         expected = Projector(other)
         expected.catch_up()
-        got = replay_engine(app, as_of=date(2025, 2, 28))
-        # log positions and timestamps differ between the two logs; everything else is equal
-        a, b = dump(got), dump(expected.engine)
-        assert [r[:-1] for r in a["rm_indicators"]] == [r[:-1] for r in b["rm_indicators"]]
-        assert a["rm_projects"] == b["rm_projects"] == []
-        assert [r["type"] for r in history(got, "R")] == [
+        got = Projector(app)
+        got.catch_up()
+        feb = View(as_of=date(2025, 2, 28))
+        assert journal_books(got.engine, feb) == journal_books(expected.engine, View())
+        assert [r["type"] for r in history(got.engine, "R", feb)] == [
             "Indicator.Issued", "Indicator.ForwardedOut", "Indicator.Received"]
     finally:
         other.close()

@@ -28,7 +28,7 @@ from ledger.imports import (
     table_from_text,
 )
 from projections.updater import Projector
-from tests.strategies import dump, first_difference
+from tests.strategies import dump, first_difference, indicator_rows
 
 DOC = "藏财农〔2025〕7号"
 REGION = "西藏自治区"
@@ -102,7 +102,7 @@ def test_a_valid_table_imports_and_balances(table: Table) -> None:
         result = import_allocations(app, table_from_text(table.text(), "t.csv"), OPTIONS)
         projector = Projector(app)
         projector.catch_up()
-        rows = {r.indicator_id: r for r in dump(projector.engine)["rm_indicators"]}
+        rows = indicator_rows(projector.engine)
         projector.engine.dispose()
 
     # every non-zero cell is one indicator of exactly that amount, under its holder's indicator

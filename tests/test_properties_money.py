@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from ledger.commands import AllocateCommand, IssueCommand, build
 from ledger.errors import InputError
-from ledger.money import AmountError, format_wan, format_yuan, parse_amount
+from ledger.money import MAX_ENTRY_FEN, AmountError, format_wan, format_yuan, parse_amount
 
-FEN = st.integers(min_value=1, max_value=10**15)  # up to 10 trillion 元: far beyond any budget
+FEN = st.integers(min_value=1, max_value=MAX_ENTRY_FEN)  # every amount one entry may carry
 DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=12)
 
 
@@ -55,7 +55,7 @@ def test_wan_round_trip(fen: int, unit: str) -> None:
     assert parse_amount(format_wan(fen), default_unit="万元") == fen
 
 
-@given(st.integers(min_value=1, max_value=10**9))
+@given(st.integers(min_value=1, max_value=10**8))  # up to the largest entry, 1 万亿元
 def test_whole_wan_is_a_million_fen(wan: int) -> None:
     assert parse_amount(f"{wan}万") == wan * 1_000_000
     assert parse_amount(f"{with_separators(wan)}万元") == wan * 1_000_000
@@ -155,3 +155,12 @@ def test_full_width_digits_read_as_ascii_other_scripts_refused() -> None:
     assert parse_amount("１４０８万") == 1_408_000_000
     with pytest.raises(AmountError):
         parse_amount("١٢")  # Arabic-Indic digits are not an amount here
+
+
+@given(st.integers(min_value=MAX_ENTRY_FEN + 1, max_value=10**30))
+def test_amounts_above_the_largest_entry_refused(fen: int) -> None:
+    with pytest.raises(AmountError, match="larger than any single entry"):
+        parse_amount(format_yuan(fen))
+    with pytest.raises(InputError, match="--amount"):
+        build(IssueCommand, unit="区", amount=fen, doc="D", effective_date="2025-01-01", year=2025,
+              task="T", source="central")

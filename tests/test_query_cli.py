@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import delete
 
 from cli.main import cli, register
 from ledger.application import BudgetLedger
-from projections.tables import PaymentRow
+from projections.tables import ReversalRow
 from projections.updater import Projector
 from tests.projections_scenario import build_scenario
 
@@ -113,13 +113,13 @@ def test_verify_exit_codes_and_a_corrupted_row(db: str) -> None:
     app = BudgetLedger.open(db)
     projector = Projector(app)
     with projector.engine.begin() as conn:
-        conn.execute(update(PaymentRow).where(PaymentRow.payment_id == "X1:P1").values(reversed=False))
+        conn.execute(delete(ReversalRow).where(ReversalRow.payment_id == "X1:P1"))
     app.close()
     code, out, _ = run("--db", db, "--format", "json", "verify")
     report = json.loads(out)
     assert code == 1 and report["ok"] is False
     assert report["problems"] == [
-        "read models: rm_payments[X1:P1]: reversed is False in the live table, True rebuilt from the log"]
+        "read models: rm_reversals[X1:P1]: missing from the live table"]
 
 
 @pytest.mark.parametrize("command", ["balance", "progress", "trace", "history", "log", "verify"])

@@ -28,6 +28,7 @@ from typing import Any
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from projections.replay import replay_engine
 from sqlalchemy import select
 
 from ledger import invariants as inv
@@ -50,7 +51,6 @@ from ledger.errors import InputError, LedgerError
 from ledger.project import Category, PayeeKind
 from projections import lineage
 from projections.db import engine_for, scratch_engine
-from projections.replay import replay_engine
 from projections.tables import (
     FundingLineRow,
     IndicatorRow,

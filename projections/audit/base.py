@@ -15,19 +15,14 @@ from decimal import ROUND_CEILING, Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from ledger.money import format_yuan
+from ledger.movements import AVAILABLE_SIGNS
+from projections import journal as jn
 from projections.audit.config import RuleConfig, RulesConfig
-from projections.tables import (
-    EventRow,
-    FundingLineRow,
-    IndicatorRow,
-    PaymentRow,
-    ProgressReportRow,
-    ProjectRow,
-    RenameRow,
-)
+from projections.journal import LIVE, View
+from projections.tables import EventRow
 
 
 @dataclass(frozen=True)
@@ -94,21 +89,19 @@ class Books:
     conn: Connection
     as_of: date
     config: RulesConfig
+    view: View = LIVE
 
     @cached_property
     def indicators(self) -> dict[str, Row[Any]]:
-        rows = self.conn.execute(select(IndicatorRow).order_by(IndicatorRow.position))
-        return {r.indicator_id: r for r in rows}
+        return {r.indicator_id: r for r in jn.indicators(self.conn, self.view)}
 
     @cached_property
     def projects(self) -> dict[str, Row[Any]]:
-        rows = self.conn.execute(select(ProjectRow).order_by(ProjectRow.position))
-        return {r.project_id: r for r in rows}
+        return {r.project_id: r for r in jn.projects(self.conn, self.view)}
 
     @cached_property
     def lines(self) -> list[Row[Any]]:
-        stmt = select(FundingLineRow).order_by(FundingLineRow.project_id, FundingLineRow.indicator_id)
-        return list(self.conn.execute(stmt).all())
+        return jn.lines(self.conn, self.view)
 
     @cached_property
     def lines_of(self) -> dict[str, list[Row[Any]]]:
@@ -119,23 +112,23 @@ class Books:
 
     @cached_property
     def payments(self) -> list[Row[Any]]:
-        return list(self.conn.execute(select(PaymentRow).order_by(PaymentRow.position)).all())
+        return jn.payments(self.conn, self.view)
 
     @cached_property
     def progress_reports(self) -> list[Row[Any]]:
-        stmt = select(ProgressReportRow).order_by(ProgressReportRow.position)
-        return list(self.conn.execute(stmt).all())
+        return jn.progress_reports(self.conn, self.view)
 
     @cached_property
     def renames(self) -> list[Row[Any]]:
-        return list(self.conn.execute(select(RenameRow).order_by(RenameRow.position)).all())
+        return jn.renames(self.conn, self.view)
 
-    def events(self, *types: str, payload: bool = False) -> list[Row[Any]]:
-        """Rows of rm_events of the given types, in log order (the JSON payload only if asked)."""
-        cols = [EventRow.position, EventRow.type, EventRow.entity, EventRow.amount,
-                EventRow.effective_date] + ([EventRow.payload] if payload else [])
-        stmt = select(*cols).where(EventRow.type.in_(types)).order_by(EventRow.position)
-        return list(self.conn.execute(stmt).all())
+    def movements(self, *buckets: str) -> list[Row[Any]]:
+        """Journal rows of the given buckets (signed amounts), in log order."""
+        return jn.movements(self.conn, self.view, buckets)
+
+    def events(self, *types: str) -> list[Row[Any]]:
+        """Rows of the readable log of the given types, in log order."""
+        return jn.events(self.conn, self.view, EventRow.type.in_(types))
 
     @cached_property
     def forwarding_units(self) -> set[str]:
@@ -155,37 +148,31 @@ class Books:
     def is_forwarding(self, unit: str) -> bool:
         return unit in self.forwarding_units
 
-    # ---- indicator balances on a past day (from the log rows, for deadline rules) -------------
-
-    _MOVES = {
-        "Indicator.ForwardedOut": -1,
-        "Indicator.RecoveryReceived": +1,
-        "Indicator.AllocatedToProject": -1,
-        "Indicator.Deallocated": +1,
-        "Indicator.Recovered": -1,
-    }
+    # ---- indicator balances on a past day (from the journal, for deadline rules) ---------------
 
     @cached_property
     def moves(self) -> dict[str, list[tuple[date, int]]]:
-        """indicator id -> [(effective date, change of its available balance)] in log order."""
+        """indicator id -> [(effective date, change of its available balance)] in date order."""
         out: dict[str, list[tuple[date, int]]] = defaultdict(list)
-        for ev in self.events(*self._MOVES):
-            out[ev.entity].append((ev.effective_date, self._MOVES[ev.type] * int(ev.amount)))
+        for mv in jn.movements(self.conn, self.view, tuple(AVAILABLE_SIGNS)):
+            out[mv.indicator_id].append((mv.effective_date, AVAILABLE_SIGNS[mv.bucket] * int(mv.amount)))
+        for series in out.values():
+            series.sort(key=lambda m: m[0])
         return out
 
     def available_on(self, indicator_id: str, day: date) -> int:
         """What the indicator held, not yet passed on, allocated or returned, at the end of ``day``."""
-        ind = self.indicators[indicator_id]
-        return int(ind.received) + sum(d for when, d in self.moves.get(indicator_id, []) if when <= day)
+        return sum(d for when, d in self.moves.get(indicator_id, []) if when <= day)
 
     def cleared_on(self, indicator_id: str, after_day: date) -> date | None:
         """The first day after ``after_day`` at whose end nothing was left available, if any."""
-        level = int(self.indicators[indicator_id].received)
+        level = 0
         end_of_day: dict[date, int] = {}
         for when, delta in self.moves.get(indicator_id, []):
             level += delta
             end_of_day[when] = level
         return next((d for d, lvl in end_of_day.items() if d > after_day and lvl == 0), None)
+
 
 def ceil_share(base: int, percent: Decimal) -> int:
     """``percent`` % of ``base`` 分, rounded up to a whole 分 (what a minimum share requires)."""

@@ -13,6 +13,7 @@ One finding per project, on its first payment that went ahead (amount: the exces
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -36,26 +37,26 @@ def _covered(funding: int, percent: Decimal, tolerance: Decimal) -> Decimal:
     return Decimal(funding) * min(percent + tolerance, Decimal(100)) / 100
 
 
-def _timeline(books: Books) -> list[tuple[int, str, str, object]]:
-    """(position, project, kind, value) of funding changes, payments and progress, in log order.
-    Payments and progress come from their own tables (no JSON to parse); reversed payments are
-    left out altogether."""
-    items: list[tuple[int, str, str, object]] = [
-        (int(ev.position), ev.entity, "funding",
-         int(ev.amount) if ev.type == "Project.FundingAllocated" else -int(ev.amount))
-        for ev in books.events("Project.FundingAllocated", "Project.FundingReleased")
+def _timeline(books: Books) -> list[tuple[date, int, str, str, object]]:
+    """(date, position, project, kind, value) of funding changes, payments and progress, in the
+    order of the business dates (log order within a day), so a back-dated payment is judged by
+    the progress reported by its own date. Reversed payments are left out altogether."""
+    items: list[tuple[date, int, str, str, object]] = [
+        (mv.effective_date, int(mv.position), mv.project_id, "funding", int(mv.amount))
+        for mv in books.movements("allocated")
     ]
-    items += [(int(p.position), p.project_id, "payment", p) for p in books.payments if not p.reversed]
-    items += [(int(r.position), r.project_id, "progress", Decimal(r.percent))
+    items += [(p.effective_date, int(p.position), p.project_id, "payment", p)
+              for p in books.payments if not p.reversed]
+    items += [(r.effective_date, int(r.position), r.project_id, "progress", Decimal(r.percent))
               for r in books.progress_reports]
-    items.sort(key=lambda item: item[0])
+    items.sort(key=lambda item: (item[0], item[1]))
     return items
 
 
 def check(books: Books, cfg: PaymentAheadConfig) -> list[Finding]:
     state: dict[str, _Project] = {}
     first: dict[str, Finding] = {}
-    for _pos, prj_id, kind, value in _timeline(books):
+    for _day, _pos, prj_id, kind, value in _timeline(books):
         s = state.setdefault(prj_id, _Project())
         if kind == "funding":
             assert isinstance(value, int)

@@ -1,19 +1,16 @@
 """Running the audit: every enabled rule over one snapshot of the read models.
 
-``run_audit(source, config, as_of)`` takes the live read models (after ``Projector.catch_up``)
-or a replay engine (``projections.replay.replay_engine`` for --as-of / --known-at). The audit
-date is "today" for the deadline rules and the 序时进度; when none is given it is the latest
-effective date in the books — deterministic, never the wall clock.
+``run_audit(source, config, view)`` reads the read models (after ``Projector.catch_up``) in a
+:class:`~projections.journal.View` (live, or --as-of / --known-at). The audit date is "today"
+for the deadline rules and the 序时进度: the view's as-of date, else the latest effective date
+in the books — deterministic, never the wall clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from types import ModuleType
 from typing import Any
-
-from sqlalchemy import func, select
 
 from projections.audit import (
     forward_deadline,
@@ -30,7 +27,7 @@ from projections.audit import (
 from projections.audit.base import Books, Finding
 from projections.audit.config import RulesConfig
 from projections.db import Source, connected
-from projections.tables import EventRow
+from projections.journal import LIVE, View, latest_effective_date
 
 RULES: tuple[ModuleType, ...] = (
     forward_deadline,
@@ -47,23 +44,15 @@ RULES: tuple[ModuleType, ...] = (
 RULE_IDS: tuple[str, ...] = tuple(m.RULE_ID for m in RULES)
 
 
-def latest_effective_date(source: Source) -> date | None:
-    """The default audit date: the latest effective date in the log (None when it is empty)."""
-    with connected(source) as conn:
-        value = conn.execute(select(func.max(EventRow.effective_date))).scalar()
-    return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
-
-
-def run_audit(source: Source, config: RulesConfig | None = None, as_of: date | None = None) -> list[Finding]:
+def run_audit(source: Source, config: RulesConfig | None = None, view: View = LIVE) -> list[Finding]:
     """The findings of every enabled rule, in rule order, each rule's in log order."""
     config = config or RulesConfig.default()
-    if as_of is None:
-        as_of = latest_effective_date(source)
-        if as_of is None:
-            return []
     findings: list[Finding] = []
     with connected(source) as conn:
-        books = Books(conn=conn, as_of=as_of, config=config)
+        as_of = view.as_of or latest_effective_date(conn, view)
+        if as_of is None:
+            return []
+        books = Books(conn=conn, as_of=as_of, config=config, view=view)
         for module in RULES:
             cfg = config.rule(module.RULE_ID)
             if cfg.enabled:

@@ -12,7 +12,6 @@ project-refinement-deadline reports. One finding per project and year; amount: u
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import date
 
@@ -27,13 +26,12 @@ def check(books: Books, cfg: SameYearSpendingConfig) -> list[Finding]:
     wanted = {p for p, prj in books.projects.items() if prj.category in categories}
     funded: dict[tuple[str, int], int] = defaultdict(int)
     paid: dict[tuple[str, int], int] = defaultdict(int)
-    for ev in books.events("Project.FundingAllocated", "Project.FundingReleased", payload=True):
-        if ev.entity not in wanted:
+    for mv in books.movements("allocated"):
+        if mv.project_id not in wanted:
             continue
-        year = books.indicators[json.loads(ev.payload)["indicator_id"]].year
-        if ev.effective_date <= date(year, 12, 31):
-            sign = 1 if ev.type == "Project.FundingAllocated" else -1
-            funded[(ev.entity, year)] += sign * int(ev.amount)
+        year = books.indicators[mv.indicator_id].year
+        if mv.effective_date <= date(year, 12, 31):
+            funded[(mv.project_id, year)] += int(mv.amount)
     for p in books.payments:
         if p.project_id not in wanted:
             continue

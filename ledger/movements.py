@@ -1,0 +1,47 @@
+"""How each event moves money: the one place that says which bucket an event changes, by how
+much, and what "available" is. The write side (``Indicator``) and the read side's journal
+(``projections/journal.py``) both take the balance equation from here.
+
+Buckets of an indicator (all in 分):
+
+- ``received``  — 下达 / 转下达 into this indicator
+- ``forwarded`` — 转下达 out to child indicators, net of money recovered back from them
+- ``allocated`` — 分解 to projects, net of releases (核减)
+- ``recovered`` — 收回: returned by this indicator to its parent (or issuer)
+- ``paid``      — 支付 by projects from this indicator, net of reversals (inside ``allocated``)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+BUCKETS = ("received", "forwarded", "allocated", "recovered", "paid")
+
+# available = received − forwarded − allocated − recovered  (paid is part of allocated)
+AVAILABLE_SIGNS: dict[str, int] = {"received": +1, "forwarded": -1, "allocated": -1, "recovered": -1}
+
+# event type (topic without its prefix) → (bucket, sign) of the one movement it records on an
+# indicator. Project.FundingAllocated / FundingReleased mirror Indicator.AllocatedToProject /
+# Deallocated (one command writes both) and are not counted twice.
+MOVES: dict[str, tuple[str, int]] = {
+    "Indicator.Issued": ("received", +1),
+    "Indicator.Received": ("received", +1),
+    "Indicator.ForwardedOut": ("forwarded", +1),
+    "Indicator.RecoveryReceived": ("forwarded", -1),
+    "Indicator.AllocatedToProject": ("allocated", +1),
+    "Indicator.Deallocated": ("allocated", -1),
+    "Indicator.Recovered": ("recovered", +1),
+    "Project.PaymentMade": ("paid", +1),
+    "Project.PaymentReversed": ("paid", -1),
+}
+
+
+def available(balances: Mapping[str, int]) -> int:
+    """What an indicator holds and has not passed on, allocated or returned."""
+    return sum(sign * balances.get(bucket, 0) for bucket, sign in AVAILABLE_SIGNS.items())
+
+
+def available_delta(event_type: str, amount: int) -> int:
+    """How an event of ``event_type`` changes its indicator's available balance."""
+    bucket, sign = MOVES[event_type]
+    return AVAILABLE_SIGNS.get(bucket, 0) * sign * amount

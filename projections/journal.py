@@ -1,0 +1,232 @@
+"""Where money is counted: set-based SQL over the journal, for any (as-of, known-at) pair.
+
+A :class:`View` names a point in both times: ``as_of`` (effective dates up to and including
+that day, 业务日期) and ``known_at`` (only what was recorded by that moment). The live books are
+the view with neither. Every read model row carries both dates, so each question is one
+``SELECT … WHERE effective_date <= :as_of AND recorded_at <= :known_at`` — nothing is replayed.
+
+The functions here return rows whose attributes are the old table columns plus the balances
+(``received``, ``forwarded``, ``allocated``, ``recovered``, ``paid``, ``available`` for an
+indicator; ``allocated``, ``paid``, ``name``, ``percent`` for a project; ``reversed`` for a
+payment), so every query module and audit rule reads one shape whatever the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+
+from ledger.movements import AVAILABLE_SIGNS, BUCKETS
+from projections.tables import (
+    EventRow,
+    IndicatorRow,
+    JournalRow,
+    PaymentRow,
+    ProgressReportRow,
+    ProjectRow,
+    RenameRow,
+    ReversalRow,
+)
+from projections.updater import fixed_utc
+
+CHUNK = 500
+
+I = IndicatorRow.__table__  # noqa: E741 - the SQL alias reads best short
+J = JournalRow.__table__
+P = ProjectRow.__table__
+PAY = PaymentRow.__table__
+REV = ReversalRow.__table__
+PROG = ProgressReportRow.__table__
+REN = RenameRow.__table__
+EV = EventRow.__table__
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive timestamps are UTC (the zone ``recorded_at`` is printed in)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class View:
+    """A point in both times; ``View()`` is the live books."""
+
+    as_of: date | None = None
+    known_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.as_of is None and self.known_at is None
+
+    @property
+    def known_at_text(self) -> str | None:
+        return None if self.known_at is None else fixed_utc(as_utc(self.known_at).isoformat())
+
+    def visible(self, table: Any) -> list[ColumnElement[bool]]:
+        """The conditions under which a row of ``table`` (it has both dates) is in this view."""
+        conds: list[ColumnElement[bool]] = []
+        if self.as_of is not None:
+            conds.append(table.c.effective_date <= self.as_of)
+        if self.known_at is not None:
+            conds.append(table.c.recorded_at <= self.known_at_text)
+        return conds
+
+
+LIVE = View()
+
+
+def chunks(keys: Sequence[Any], n: int = CHUNK) -> list[Sequence[Any]]:
+    """IN-lists of at most ``n`` keys (SQLite and PostgreSQL both bound the parameters)."""
+    return [keys[i : i + n] for i in range(0, len(keys), n)]
+
+
+def _sum(bucket: str) -> ColumnElement[int]:
+    total = func.sum(case((J.c.bucket == bucket, J.c.amount), else_=literal(0)))
+    return cast(func.coalesce(total, 0), BigInteger)
+
+
+# ---- indicators with their balances ---------------------------------------------------------------
+
+
+def indicator_select(view: View, *where: Any) -> Select[Any]:
+    """Indicators in view (created by then) with every bucket summed, and ``available``."""
+    sums = {b: _sum(b) for b in BUCKETS}
+    available = sum((sign * sums[b] for b, sign in AVAILABLE_SIGNS.items()), literal(0))
+    on = and_(J.c.indicator_id == I.c.indicator_id, *view.visible(J))
+    return (
+        select(*I.c, *[expr.label(b) for b, expr in sums.items()],
+               cast(available, BigInteger).label("available"))
+        .select_from(I.outerjoin(J, on))
+        .where(*where, *view.visible(I))
+        .group_by(I.c.indicator_id)
+    )
+
+
+def indicators(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
+    stmt = indicator_select(view, *where).order_by(I.c.position)
+    return list(conn.execute(stmt))
+
+
+def indicators_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
+    out: list[Row[Any]] = []
+    for chunk in chunks(list(keys)):
+        out.extend(indicators(conn, view, column.in_(chunk)))
+    return out
+
+
+# ---- funding lines, projects, payments ------------------------------------------------------------
+
+
+def lines(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
+    """Funding lines (project × indicator): allocated and paid, and the first allocation's date."""
+    first = func.min(case((J.c.bucket == "allocated", J.c.effective_date)))
+    stmt = (
+        select(J.c.project_id, J.c.indicator_id, _sum("allocated").label("allocated"),
+               _sum("paid").label("paid"), first.label("first_date"))
+        .where(J.c.project_id.is_not(None), *where, *view.visible(J))
+        .group_by(J.c.project_id, J.c.indicator_id)
+        .order_by(J.c.project_id, J.c.indicator_id)
+    )
+    return [r for r in conn.execute(stmt) if r.first_date is not None]
+
+
+def lines_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
+    out: list[Row[Any]] = []
+    for chunk in chunks(list(keys)):
+        out.extend(lines(conn, view, column.in_(chunk)))
+    return out
+
+
+def _latest(table: Any, column: Any, view: View) -> Any:
+    """The value of ``column`` in the latest row of ``table`` for the project, in this view."""
+    return (
+        select(column)
+        .where(table.c.project_id == P.c.project_id, *view.visible(table))
+        .order_by(table.c.effective_date.desc(), table.c.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def projects(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
+    """Projects registered by then, with their current name, progress and amounts."""
+    on = and_(J.c.project_id == P.c.project_id, *view.visible(J))
+    name = func.coalesce(_latest(REN, REN.c.new_name, view), P.c.original_name)
+    stmt = (
+        select(*P.c, name.label("name"), _latest(PROG, PROG.c.percent, view).label("percent"),
+               _sum("allocated").label("allocated"), _sum("paid").label("paid"))
+        .select_from(P.outerjoin(J, on))
+        .where(*where, *view.visible(P))
+        .group_by(P.c.project_id)
+        .order_by(P.c.position)
+    )
+    return list(conn.execute(stmt))
+
+
+def projects_in(conn: Connection, view: View, keys: Sequence[str]) -> list[Row[Any]]:
+    out: list[Row[Any]] = []
+    for chunk in chunks(sorted(set(keys))):
+        out.extend(projects(conn, view, P.c.project_id.in_(chunk)))
+    return out
+
+
+def payments(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
+    """Payments made by then; ``reversed`` only if the reversal is in view too."""
+    on = and_(REV.c.payment_id == PAY.c.payment_id, *view.visible(REV))
+    stmt = (
+        select(*PAY.c, REV.c.position.is_not(None).label("reversed"),
+               REV.c.effective_date.label("reversed_date"), REV.c.reason.label("reversal_reason"))
+        .select_from(PAY.outerjoin(REV, on))
+        .where(*where, *view.visible(PAY))
+        .order_by(PAY.c.position)
+    )
+    return list(conn.execute(stmt))
+
+
+def payments_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
+    out: list[Row[Any]] = []
+    for chunk in chunks(list(keys)):
+        out.extend(payments(conn, view, column.in_(chunk)))
+    return sorted(out, key=lambda p: p.position)
+
+
+def progress_reports(conn: Connection, view: View) -> list[Row[Any]]:
+    return list(conn.execute(select(PROG).where(*view.visible(PROG)).order_by(PROG.c.position)))
+
+
+def renames(conn: Connection, view: View) -> list[Row[Any]]:
+    return list(conn.execute(select(REN).where(*view.visible(REN)).order_by(REN.c.position)))
+
+
+def movements(conn: Connection, view: View, buckets: Sequence[str], *where: Any) -> list[Row[Any]]:
+    """Journal rows of the given buckets, in log order."""
+    stmt = select(J).where(J.c.bucket.in_(buckets), *where, *view.visible(J)).order_by(J.c.position)
+    return list(conn.execute(stmt))
+
+
+def events(conn: Connection, view: View, *where: Any, limit: int | None = None) -> list[Row[Any]]:
+    """Rows of the readable log in view, in log order."""
+    stmt = select(EV).where(*where, *view.visible(EV)).order_by(EV.c.position)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(conn.execute(stmt))
+
+
+def latest_effective_date(conn: Connection, view: View) -> date | None:
+    value = conn.execute(select(func.max(EV.c.effective_date)).where(*view.visible(EV))).scalar()
+    return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
