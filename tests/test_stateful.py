@@ -22,13 +22,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from projections.replay import replay_engine
 from sqlalchemy import select
 
 from ledger import invariants as inv
@@ -49,16 +48,14 @@ from ledger.commands import (
 )
 from ledger.errors import InputError, LedgerError
 from ledger.project import Category, PayeeKind
+from projections import journal as jn
 from projections import lineage
 from projections.db import engine_for, scratch_engine
-from projections.tables import (
-    FundingLineRow,
-    IndicatorRow,
-    PaymentRow,
-    Position,
-    ProjectRow,
-)
-from projections.updater import Projector, ReadModelWriter, ensure_schema
+from projections.journal import View
+from projections.tables import Position
+from projections.updater import JournalWriter, Projector, ensure_schema
+from tests.reference import first_difference as books_difference
+from tests.reference import journal_books, reference_books
 from tests.strategies import Dump, dump, first_difference
 
 START = date(2025, 1, 1)
@@ -335,12 +332,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.replica = scratch_engine()
         ensure_schema(self.replica)
         self.replica_position = 0
-        self.writer = ReadModelWriter()
+        self.writer = JournalWriter()
         self.model = Model()
         self.program: list[tuple[str, Command]] = []
         self.today = START
         self.next_id = 0
-        self.snapshots: dict[date, Dump] = {}
+        self.snapshots: dict[date, Any] = {}  # the live books after each step's day
+        self.moments: list[tuple[datetime, date, Any]] = []  # (known-at, today, live books)
+        self.current: dict[str, list[Any]] = {}
         self.prev_dump: Dump | None = None
         self.prev_count = 0
         self.refused = False  # this step's commands were all refused
@@ -642,21 +641,27 @@ class LedgerMachine(RuleBasedStateMachine):
                 + first_difference(live, self.prev_dump or {})
             )
         self.prev_dump, self.prev_count = live, count
-        rows = {r.indicator_id: r for r in self._rows(IndicatorRow)}
+        with self.live.connect() as conn:
+            self.current = {"indicators": jn.indicators(conn, jn.LIVE),
+                            "projects": jn.projects(conn, jn.LIVE),
+                            "lines": jn.lines(conn, jn.LIVE), "payments": jn.payments(conn, jn.LIVE)}
+        rows = {r.indicator_id: r for r in self._rows("indicators")}
         self.check_model(rows)
         self.check_conservation(rows)
         self.check_inheritance(rows)
         self.check_payments_trace_to_roots(rows, self.touched[1])
         self.check_aggregates(rows, *self.touched)
         self.check_replica(count, live)
-        self.snapshots[self.today] = live
+        books = journal_books(self.live, jn.LIVE)
+        self.snapshots[self.today] = books
+        self.moments.append((datetime.now(UTC), self.today, books))
         self.refused = self.accepted = False
         self.touched = (set(), set())
         self.clean = True
 
-    def _rows(self, model: Any) -> list[Any]:
-        """Rows of one read model as of the current step's dump."""
-        return (self.prev_dump or {})[model.__tablename__]
+    def _rows(self, kind: str) -> list[Any]:
+        """Indicators, projects, funding lines or payments with their balances, as of this step."""
+        return self.current[kind]
 
     def check_model(self, rows: dict[str, Any]) -> None:
         """Balances and ids in the read models equal the model's."""
@@ -668,13 +673,13 @@ class LedgerMachine(RuleBasedStateMachine):
             got = tuple(getattr(r, b) for b in BALANCES)
             assert got == want, f"indicator {ident} balances {dict(zip(BALANCES, got, strict=True))}, model {dict(zip(BALANCES, want, strict=True))}"
             assert (r.parent_id, r.root_id, r.unit) == (m.parent, m.root, m.unit), f"indicator {ident} lineage"
-        projects = {r.project_id: r for r in self._rows(ProjectRow)}
+        projects = {r.project_id: r for r in self._rows("projects")}
         assert set(projects) == set(self.model.prj), "project ids differ from the model's"
-        lines = {(r.project_id, r.indicator_id): r for r in self._rows(FundingLineRow)}
+        lines = {(r.project_id, r.indicator_id): r for r in self._rows("lines")}
         want_lines = {(p, i): (ln.allocated, ln.paid) for p, m in self.model.prj.items()
                       for i, ln in m.lines.items()}
         assert {k: (r.allocated, r.paid) for k, r in lines.items()} == want_lines, "funding lines"
-        payments = {r.payment_id: (r.indicator_id, r.amount, r.reversed) for r in self._rows(PaymentRow)}
+        payments = {r.payment_id: (r.indicator_id, r.amount, r.reversed) for r in self._rows("payments")}
         want_payments = {pid: (pay.indicator, pay.amount, pay.reversed)
                          for m in self.model.prj.values() for pid, pay in m.payments.items()}
         assert payments == want_payments, "payments"
@@ -683,9 +688,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def check_conservation(self, rows: dict[str, Any]) -> None:
         """At every indicator and across every root's tree; nothing below zero anywhere."""
-        lines = self._rows(FundingLineRow)
-        payments = self._rows(PaymentRow)
-        projects = self._rows(ProjectRow)
+        lines = self._rows("lines")
+        payments = self._rows("payments")
+        projects = self._rows("projects")
         children: dict[str, list[Any]] = {}
         for r in rows.values():
             for b in BALANCES:
@@ -727,14 +732,13 @@ class LedgerMachine(RuleBasedStateMachine):
                     f"indicator {r.indicator_id}: {term} {getattr(r, term)!r}, root "
                     f"{root.indicator_id} has {getattr(root, term)!r}")
             if r.parent_id:
-                parent = rows[r.parent_id]
-                assert r.path == f"{parent.path}{r.indicator_id}/" and r.depth == parent.depth + 1
+                assert rows[r.parent_id].root_id == r.root_id, f"indicator {r.indicator_id} root"
 
     def check_payments_trace_to_roots(self, rows: dict[str, Any], traced: set[str] | None) -> None:
         """Every payment's chain up ends at an issued root: walked here along parent_id for every
         payment, and through ``trace --up`` (projections.lineage) for payments of the projects in
         ``traced`` (None: all) — a chain never changes once its payment exists."""
-        for p in self._rows(PaymentRow):
+        for p in self._rows("payments"):
             walk = [p.indicator_id]
             while rows[walk[-1]].parent_id is not None:
                 walk.append(rows[walk[-1]].parent_id)
@@ -772,7 +776,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.replica_position, max(1, count - self.replica_position), inclusive_of_start=False)
         with self.replica.begin() as conn:
             for n in notes:
-                self.writer.apply(conn, [(n.id, self.app.mapper.to_domain_event(n))])
+                self.writer.apply(conn, [n])
                 self.replica_position = n.id
             replica = dump(conn)
         assert replica == live, "replay from 0 ≠ live read models: " + first_difference(replica, live)
@@ -792,29 +796,35 @@ class LedgerMachine(RuleBasedStateMachine):
     def final_checks(self) -> None:
         live = self.prev_dump or {}
         count = self.prev_count
-        # the whole log replayed in one batch from position 0
-        full = replay_engine(self.app)
+        # the whole log rebuilt in one transaction from position 0
+        full = scratch_engine()
         try:
+            Projector(self.app, full).rebuild()
             with full.connect() as conn:
-                assert dump(conn) == live, "full replay ≠ live: " + first_difference(dump(conn), live)
+                assert dump(conn) == live, "full rebuild ≠ live: " + first_difference(dump(conn), live)
                 assert conn.execute(select(Position.position)).scalar_one() == count
         finally:
             full.dispose()
         # every aggregate, not just the touched ones
-        rows = {r.indicator_id: r for r in self._rows(IndicatorRow)}
+        rows = {r.indicator_id: r for r in self._rows("indicators")}
         self.check_aggregates(rows, set(self.model.ind), set(self.model.prj))
         self.check_payments_trace_to_roots(rows, None)
-        # --as-of an earlier date shows what the books showed after that date's last step; a
-        # spread of dates per program (each replay rebuilds the schema: the costly part)
+        # --as-of an earlier date shows what the books showed after that date's last step, and
+        # --known-at an earlier moment what they showed then; both equal the reference fold
         for day in spread(sorted(self.snapshots), AS_OF_CHECKS):
-            past = replay_engine(self.app, as_of=day)
-            try:
-                got = dump(past)
-            finally:
-                past.dispose()
+            got = journal_books(self.live, View(as_of=day))
             assert got == self.snapshots[day], (
                 f"--as-of {day} ≠ the state recorded that day: "
-                + first_difference(got, self.snapshots[day]))
+                + books_difference(got, self.snapshots[day]))
+            want = reference_books(self.app, as_of=day)
+            assert got == want, f"--as-of {day} ≠ reference fold: " + books_difference(got, want)
+        for moment, day, books in spread(self.moments, AS_OF_CHECKS):
+            got = journal_books(self.live, View(known_at=moment))
+            assert got == books, f"--known-at {moment} ≠ the books then: " + books_difference(got, books)
+            earlier = day - timedelta(days=3)  # both clocks at once
+            got = journal_books(self.live, View(as_of=earlier, known_at=moment))
+            want = reference_books(self.app, as_of=earlier, known_at=moment)
+            assert got == want, f"--as-of {earlier} --known-at {moment}: " + books_difference(got, want)
         # the same program on a second fresh store gives the same books
         other_dir = tempfile.mkdtemp(prefix="bl-stateful-twin-")
         twin = BudgetLedger.open(f"sqlite:///{other_dir}/ledger.db")
