@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from ledger.commands import (
 from ledger.store import StoreConfig, parse_store_url
 from projections.balances import balance
 from projections.db import engine_for
+from projections.journal import View
 from projections.lineage import trace_down, trace_up
 from projections.updater import Projector
 
@@ -347,7 +348,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                "(default: a temporary SQLite file)")
     ap.add_argument("--chunk", type=int, default=1000, help="aggregates per app.batch() save")
     ap.add_argument("--months", type=int, default=4, help="payment import passes (files)")
-    ap.add_argument("--rebuild-batch", type=int, default=5000, help="events per projector batch")
+    ap.add_argument("--rebuild-batch", type=int, default=10_000, help="events per projector batch")
+    ap.add_argument("--skip-catchup", action="store_true", help="do not measure catch-up separately")
     ap.add_argument("--samples", type=int, default=200, help="timed calls per query")
     ap.add_argument("--skip-bare", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the stores afterwards")
@@ -363,6 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         app = BudgetLedger.open(store.url)
         phases: dict[str, float] = {}
+        moments: dict[str, datetime] = {}  # when each phase was known: for --known-at queries
         sample: list[str] = []
         t_all = time.perf_counter()
         for name, step in (
@@ -373,6 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.perf_counter()
             step()
             phases[name] = time.perf_counter() - t0
+            moments[name] = datetime.now(UTC)
             say(f"  import {name}: {phases[name]:.1f} s, {app.last_position():,} events, "
                 f"RSS {rss_mb():.0f} MB")
         import_s = time.perf_counter() - t_all
@@ -393,16 +397,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rebuild_url = store.sibling("rebuild")
         engine = store.engine(rebuild_url)
         projector = Projector(app, engine=engine, batch_size=args.rebuild_batch)
-        projector.ensure_schema()
         say(f"  peak RSS before the rebuild: {peak_rss_mb():.0f} MB")
         t0 = time.perf_counter()
-        applied = projector.catch_up()
+        applied = projector.rebuild(batch_size=args.rebuild_batch)
         rebuild_s = time.perf_counter() - t0
         rebuild_rate = applied / rebuild_s
         say(f"rebuild: {applied:,} events in {rebuild_s:.1f} s = {rebuild_rate:,.0f} events/s, "
             f"RSS {rss_mb():.0f} MB")
 
+        catchup_rate = 0.0
+        if not args.skip_catchup:  # the live path: batches committed one by one, indexes kept
+            catchup_url = store.sibling("catchup")
+            catchup_engine = store.engine(catchup_url)
+            t0 = time.perf_counter()
+            caught = Projector(app, engine=catchup_engine, batch_size=args.rebuild_batch).catch_up()
+            catchup_rate = caught / (time.perf_counter() - t0)
+            catchup_engine.dispose()
+            say(f"catch-up: {caught:,} events at {catchup_rate:,.0f} events/s, RSS {rss_mb():.0f} MB")
+
         qrng = random.Random(11)
+        mid_year = View(as_of=date(YEAR, 6, 30))
+        known = View(known_at=moments["projects"])  # before any payment was recorded
         counties = [f"县{c:04d}" for c in range(s.counties)]
         holders = [county_id(c, t) for c in range(s.counties) for t in range(3)]
         with engine.connect() as conn:  # the indicator sizes, to show what a trace walks
@@ -411,6 +426,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "balance_county": timed(lambda: balance(engine, qrng.choice(counties)), args.samples),
             "trace_county_indicator": timed(lambda: trace_down(engine, qrng.choice(holders)), args.samples),
             "trace_up_payment": timed(lambda: trace_up(engine, qrng.choice(sample)), args.samples),
+            "asof_balance": timed(lambda: balance(engine, qrng.choice(counties), view=mid_year),
+                                  args.samples),
+            "knownat_balance": timed(lambda: balance(engine, qrng.choice(counties), view=known),
+                                     args.samples),
+            "asof_trace": timed(lambda: trace_down(engine, qrng.choice(holders), mid_year),
+                                args.samples),
         }
         for name, q in queries.items():
             say(f"  {name}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, max {q['max_ms']} ms")
@@ -426,12 +447,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "bare_library_events_per_s": round(bare_rate),
             "import_ratio": round(import_rate / bare_rate, 2) if bare_rate else None,
             "rebuild_events_per_s": round(rebuild_rate),
+            "catchup_events_per_s": round(catchup_rate),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "balance_p50_ms": queries["balance_county"]["p50_ms"],
             "balance_p95_ms": queries["balance_county"]["p95_ms"],
             "trace_p50_ms": queries["trace_county_indicator"]["p50_ms"],
             "trace_p95_ms": queries["trace_county_indicator"]["p95_ms"],
             "trace_up_p95_ms": queries["trace_up_payment"]["p95_ms"],
+            "asof_balance_p95_ms": queries["asof_balance"]["p95_ms"],
+            "knownat_balance_p95_ms": queries["knownat_balance"]["p95_ms"],
+            "asof_trace_p95_ms": queries["asof_trace"]["p95_ms"],
             "store_mb": round(store.size_mb(store.url), 1),
             "read_models_mb": round(store.size_mb(rebuild_url), 1),
             "chunk": args.chunk,

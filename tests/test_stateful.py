@@ -772,8 +772,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def check_replica(self, count: int, live: Dump) -> None:
         """Fold the new events one at a time into the replica built from position 0."""
-        notes = self.app.recorder.select_notifications(
-            self.replica_position, max(1, count - self.replica_position), inclusive_of_start=False)
+        notes = self.projector.read(self.replica_position, max(1, count - self.replica_position))
         with self.replica.begin() as conn:
             for n in notes:
                 self.writer.apply(conn, [n])
