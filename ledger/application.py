@@ -186,7 +186,7 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
-        inv.check_not_backdated(f"project {prj.project_id}", prj.last_date, cmd.effective_date)
+        prj.check_dated(cmd.effective_date)
         ind.allocate(
             project_id=prj.project_id,
             amount=cmd.amount,
@@ -207,8 +207,8 @@ class Batch:
     def deallocate(self, cmd: DeallocateCommand) -> str:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
-        inv.check_line_covers(prj, ind.indicator_id, cmd.amount, "release")
-        inv.check_not_backdated(f"indicator {ind.indicator_id}", ind.last_date, cmd.effective_date)
+        ind.check_dated(cmd.effective_date)
+        inv.check_line_exists(prj, ind.indicator_id)
         prj.release_funding(
             indicator_id=ind.indicator_id,
             amount=cmd.amount,

@@ -9,11 +9,11 @@ plain ints are taken as 分, for callers that already hold exact amounts.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ledger.errors import InputError
 from ledger.money import AmountError, check_bound, parse_amount
@@ -39,16 +39,33 @@ def _fen(value: Any) -> int:
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Effective dates are business dates in China (UTC+8). None is earlier than FIRST_DATE, none is
+# in the future, and an issuance lies within a year either side of its budget year (提前下达
+# in the December before; late issuance in the year after). See docs/guide.md.
+FIRST_DATE = date(2000, 1, 1)
+CHINA = timezone(timedelta(hours=8))
+
+
+def today() -> date:
+    """Today's business date in China."""
+    return datetime.now(CHINA).date()
+
 
 def _date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
+    if isinstance(value, datetime):
+        value = value.date()
     if isinstance(value, str) and _DATE.match(value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            value = date.fromisoformat(value.strip())
         except ValueError as e:
             raise ValueError(f"not a calendar date: {value!r} ({e})") from None
-    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    if not isinstance(value, date):
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    if value < FIRST_DATE:
+        raise ValueError(f"{value.isoformat()} is before {FIRST_DATE.isoformat()}, the earliest date the ledger takes")
+    if value > today():
+        raise ValueError(f"{value.isoformat()} is in the future (today is {today().isoformat()} in China)")
+    return value
 
 
 def _percent(value: Any) -> Decimal:
@@ -100,6 +117,16 @@ class IssueCommand(Command):
     tracking: bool = False
     direct: bool = False
     advance: bool = False
+
+    @model_validator(mode="after")
+    def _dated_near_its_year(self) -> IssueCommand:
+        first, last = date(self.year - 1, 1, 1), date(self.year + 1, 12, 31)
+        if not first <= self.effective_date <= last:
+            raise ValueError(
+                f"effective_date: {self.effective_date.isoformat()} is too far from budget year "
+                f"{self.year} (an issuance is dated from {first.isoformat()} to {last.isoformat()})"
+            )
+        return self
 
 
 class ForwardCommand(Command):

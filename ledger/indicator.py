@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
+from ledger.timeline import Timeline
 from ledger.topics import topic
 
 _NS = uuid5(NAMESPACE_URL, "budget-ledger:indicator")
@@ -103,7 +104,9 @@ class Indicator(Aggregate):
         self.forwarded = 0  # net of money recovered back from children
         self.allocated = 0  # net of deallocations
         self.recovered = 0  # returned to the parent (or, for a root, to the issuer)
-        self.last_date = effective_date
+        self.last_date = effective_date  # the latest effective date of any entry
+        self.timeline = Timeline()  # available, by business date
+        self.timeline.add(effective_date, amount)
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -181,8 +184,8 @@ class Indicator(Aggregate):
     ) -> Indicator:
         """转下达: debit this indicator and create the child. Save both together."""
         inv.check_inherits(self, expected_terms or {})
-        inv.check_available(self, amount, "forward")
-        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self.check_dated(effective_date)
+        inv.check_available(self, amount, "forward", effective_date)
         self._forwarded_out(
             child_id=child_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
         )
@@ -207,8 +210,8 @@ class Indicator(Aggregate):
         self, *, project_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
         """分解: assign money of this indicator to a project (the project records the line)."""
-        inv.check_available(self, amount, "allocate")
-        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self.check_dated(effective_date)
+        inv.check_available(self, amount, "allocate", effective_date)
         self._allocated_to_project(
             project_id=project_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
         )
@@ -225,7 +228,7 @@ class Indicator(Aggregate):
     ) -> None:
         """调减: a project's line gives money back (the project checks it is unpaid)."""
         inv.check_positive(amount)
-        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
+        self.check_dated(effective_date)
         self._deallocated(
             project_id=project_id,
             amount=amount,
@@ -245,13 +248,10 @@ class Indicator(Aggregate):
         doc: str,
         reason: str,
     ) -> None:
-        """收回: return unspent money to the parent (or, for a root, to its issuer)."""
-        inv.check_available(self, amount, "return")
-        inv.check_not_backdated(f"indicator {self.indicator_id}", self.last_date, effective_date)
-        if parent is not None:
-            inv.check_not_backdated(
-                f"indicator {parent.indicator_id}", parent.last_date, effective_date
-            )
+        """收回: return unspent money to the parent (or, for a root, to its issuer). The parent
+        existed before this child, so a date valid here is valid there."""
+        self.check_dated(effective_date)
+        inv.check_available(self, amount, "return", effective_date)
         self._recovered(
             amount=amount,
             returned_to=self.parent_id,
@@ -270,6 +270,13 @@ class Indicator(Aggregate):
                 reason=reason,
             )
 
+    def check_dated(self, effective_date: date) -> None:
+        inv.check_dated_after(f"indicator {self.indicator_id}", self.effective_date, effective_date)
+
+    def _moved(self, effective_date: date, available_change: int) -> None:
+        self.timeline.add(effective_date, available_change)
+        self.last_date = max(self.last_date, effective_date)
+
     # ---- events (the bodies are the only place indicator state changes) --------------------
 
     @event("ForwardedOut", topic=topic("Indicator.ForwardedOut"))
@@ -277,14 +284,14 @@ class Indicator(Aggregate):
         self, child_id: str, amount: int, effective_date: date, actor: str, doc: str
     ) -> None:
         self.forwarded += amount
-        self.last_date = effective_date
+        self._moved(effective_date, -amount)
 
     @event("AllocatedToProject", topic=topic("Indicator.AllocatedToProject"))
     def _allocated_to_project(
         self, project_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
         self.allocated += amount
-        self.last_date = effective_date
+        self._moved(effective_date, -amount)
 
     @event("Deallocated", topic=topic("Indicator.Deallocated"))
     def _deallocated(
@@ -297,7 +304,7 @@ class Indicator(Aggregate):
         reason: str,
     ) -> None:
         self.allocated -= amount
-        self.last_date = effective_date
+        self._moved(effective_date, amount)
 
     @event("Recovered", topic=topic("Indicator.Recovered"))
     def _recovered(
@@ -310,11 +317,11 @@ class Indicator(Aggregate):
         reason: str,
     ) -> None:
         self.recovered += amount
-        self.last_date = effective_date
+        self._moved(effective_date, -amount)
 
     @event("RecoveryReceived", topic=topic("Indicator.RecoveryReceived"))
     def _recovery_received(
         self, child_id: str, amount: int, effective_date: date, actor: str, doc: str, reason: str
     ) -> None:
         self.forwarded -= amount
-        self.last_date = effective_date
+        self._moved(effective_date, amount)

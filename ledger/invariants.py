@@ -82,10 +82,14 @@ class WrongHolder(InvariantViolation):
     name = "project-funded-by-own-unit"
 
 
-class BackdatedEntry(InvariantViolation):
-    """Effective dates never go backwards on an entity (so every as-of view is a true past state)."""
+class EntryBeforeItsEntity(InvariantViolation):
+    """An entry is never dated before the indicator, project or payment it is about existed.
 
-    name = "effective-dates-in-order"
+    Back-dated entries are otherwise accepted (the views are bitemporal); the balance checks
+    then look at the entry's own day and every later one, so every as-of view still satisfies
+    every invariant."""
+
+    name = "dated-after-its-entity"
 
 
 class RenameWithoutDocument(InvariantViolation):
@@ -104,7 +108,7 @@ ALL_INVARIANTS: tuple[type[InvariantViolation], ...] = (
     UnknownEntity,
     PaymentAlreadyReversed,
     WrongHolder,
-    BackdatedEntry,
+    EntryBeforeItsEntity,
     RenameWithoutDocument,
 )
 
@@ -119,22 +123,29 @@ def check_positive(amount: int) -> None:
         )
 
 
-def check_available(indicator: Indicator, amount: int, action: str) -> None:
+def _from(day: date, last: date | None) -> str:
+    """' on 2025-05-20 and after' for a back-dated entry, '' for the usual one."""
+    return "" if last is None or day >= last else f" on {day.isoformat()} and every day after"
+
+
+def check_available(indicator: Indicator, amount: int, action: str, day: date) -> None:
+    """What the indicator holds on ``day`` and every later day covers ``amount``."""
     check_positive(amount)
-    if amount > indicator.available:
+    low = indicator.timeline.lowest_from(day)
+    if amount > low:
         raise AvailableWouldGoNegative(
             f"indicator {indicator.indicator_id} ({indicator.unit}) cannot {action} "
-            f"{format_yuan(amount)} 元: only {format_yuan(indicator.available)} 元 available "
-            f"(short by {format_yuan(amount - indicator.available)} 元)"
+            f"{format_yuan(amount)} 元 dated {day.isoformat()}: only {format_yuan(low)} 元 "
+            f"available{_from(day, indicator.timeline.last)} "
+            f"(short by {format_yuan(amount - low)} 元)"
         )
 
 
-def check_not_backdated(entity: str, last: date, effective: date) -> None:
-    if effective < last:
-        raise BackdatedEntry(
-            f"{entity} already has an entry dated {last.isoformat()}; an entry dated "
-            f"{effective.isoformat()} would rewrite its past — record a correction dated "
-            f"{last.isoformat()} or later instead"
+def check_dated_after(entity: str, created: date, day: date, what: str = "it was created") -> None:
+    if day < created:
+        raise EntryBeforeItsEntity(
+            f"{entity}: an entry dated {day.isoformat()} is before {what} "
+            f"({created.isoformat()})"
         )
 
 
@@ -165,19 +176,25 @@ def check_same_unit(indicator: Indicator, project: Project) -> None:
         )
 
 
-def check_line_covers(project: Project, indicator_id: str, amount: int, action: str) -> None:
-    check_positive(amount)
-    line = project.lines.get(indicator_id)
-    if line is None:
+def check_line_exists(project: Project, indicator_id: str) -> None:
+    if indicator_id not in project.lines:
         raise UnknownEntity(
             f"project {project.project_id} has no funding line from indicator {indicator_id}"
         )
-    unpaid = line.allocated - line.paid
-    if amount > unpaid:
+
+
+def check_line_covers(project: Project, indicator_id: str, amount: int, action: str,
+                      day: date) -> None:
+    """The line's unpaid funding on ``day`` and every later day covers ``amount``."""
+    check_positive(amount)
+    check_line_exists(project, indicator_id)
+    unpaid = project.lines[indicator_id].unpaid
+    low = unpaid.lowest_from(day)
+    if amount > low:
         raise PaymentExceedsFunding(
             f"project {project.project_id} cannot {action} {format_yuan(amount)} 元 from "
-            f"indicator {indicator_id}: unpaid funding is {format_yuan(unpaid)} 元 "
-            f"(short by {format_yuan(amount - unpaid)} 元)"
+            f"indicator {indicator_id} dated {day.isoformat()}: unpaid funding is "
+            f"{format_yuan(low)} 元{_from(day, unpaid.last)} (short by {format_yuan(amount - low)} 元)"
         )
 
 

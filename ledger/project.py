@@ -6,7 +6,7 @@ exactly one line. Corrections are new events (reversal, release, rename), never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
+from ledger.timeline import Timeline
 from ledger.topics import topic
 
 _NS = uuid5(NAMESPACE_URL, "budget-ledger:project")
@@ -45,12 +46,14 @@ class PayeeKind(StrEnum):
 class FundingLine:
     allocated: int = 0  # net of releases
     paid: int = 0  # net of reversals
+    unpaid: Timeline = field(default_factory=Timeline)  # allocated − paid, by business date
 
 
 @dataclass
 class PaymentState:
     indicator_id: str
     amount: int
+    effective_date: date
     reversed: bool = False
 
 
@@ -134,8 +137,9 @@ class Project(Aggregate):
             raise inv.UnknownEntity(f"{payment_id!r} is not a payment id (PROJECT:Pn)")
         return project_id
 
-    def _dated(self, effective_date: date) -> None:
-        inv.check_not_backdated(f"project {self.project_id}", self.last_date, effective_date)
+    def check_dated(self, effective_date: date) -> None:
+        inv.check_dated_after(f"project {self.project_id}", self.effective_date, effective_date,
+                              "the project was registered")
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -143,7 +147,7 @@ class Project(Aggregate):
         self, *, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
         inv.check_positive(amount)
-        self._dated(effective_date)
+        self.check_dated(effective_date)
         self._funding_allocated(
             indicator_id=indicator_id,
             amount=amount,
@@ -162,8 +166,8 @@ class Project(Aggregate):
         doc: str | None,
         reason: str,
     ) -> None:
-        inv.check_line_covers(self, indicator_id, amount, "release")
-        self._dated(effective_date)
+        self.check_dated(effective_date)
+        inv.check_line_covers(self, indicator_id, amount, "release", effective_date)
         self._funding_released(
             indicator_id=indicator_id,
             amount=amount,
@@ -186,9 +190,9 @@ class Project(Aggregate):
         actor: str,
         doc: str | None,
     ) -> str:
-        inv.check_line_covers(self, indicator_id, amount, "pay")
+        self.check_dated(effective_date)
+        inv.check_line_covers(self, indicator_id, amount, "pay", effective_date)
         inv.check_voucher_unused(self, voucher)
-        self._dated(effective_date)
         payment_id = self.next_payment_id()
         self._payment_made(
             payment_id=payment_id,
@@ -208,8 +212,9 @@ class Project(Aggregate):
         self, *, payment_id: str, effective_date: date, actor: str, doc: str | None, reason: str
     ) -> None:
         inv.check_reversible(self, payment_id)
-        self._dated(effective_date)
         p = self.payments[payment_id]
+        inv.check_dated_after(f"payment {payment_id}", p.effective_date, effective_date,
+                              "the payment was made")
         self._payment_reversed(
             payment_id=payment_id,
             indicator_id=p.indicator_id,
@@ -223,14 +228,14 @@ class Project(Aggregate):
     def report_progress(
         self, *, percent: Decimal, effective_date: date, actor: str, doc: str | None
     ) -> None:
-        self._dated(effective_date)
+        self.check_dated(effective_date)
         self._progress_reported(percent=percent, effective_date=effective_date, actor=actor, doc=doc)
 
     def rename(
         self, *, new_name: str, doc: str, effective_date: date, actor: str, reason: str | None
     ) -> None:
         inv.check_rename_document(doc)
-        self._dated(effective_date)
+        self.check_dated(effective_date)
         self._renamed(
             old_name=self.name,
             new_name=new_name,
@@ -240,14 +245,19 @@ class Project(Aggregate):
             reason=reason,
         )
 
+    def _entry(self, effective_date: date) -> None:
+        self.last_date = max(self.last_date, effective_date)
+
     # ---- events ---------------------------------------------------------------------------
 
     @event("FundingAllocated", topic=topic("Project.FundingAllocated"))
     def _funding_allocated(
         self, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
-        self.lines.setdefault(indicator_id, FundingLine()).allocated += amount
-        self.last_date = effective_date
+        line = self.lines.setdefault(indicator_id, FundingLine())
+        line.allocated += amount
+        line.unpaid.add(effective_date, amount)
+        self._entry(effective_date)
 
     @event("FundingReleased", topic=topic("Project.FundingReleased"))
     def _funding_released(
@@ -259,8 +269,10 @@ class Project(Aggregate):
         doc: str | None,
         reason: str,
     ) -> None:
-        self.lines[indicator_id].allocated -= amount
-        self.last_date = effective_date
+        line = self.lines[indicator_id]
+        line.allocated -= amount
+        line.unpaid.add(effective_date, -amount)
+        self._entry(effective_date)
 
     @event("PaymentMade", topic=topic("Project.PaymentMade"))
     def _payment_made(
@@ -276,11 +288,13 @@ class Project(Aggregate):
         actor: str,
         doc: str | None,
     ) -> None:
-        self.lines[indicator_id].paid += amount
-        self.payments[payment_id] = PaymentState(indicator_id, amount)
+        line = self.lines[indicator_id]
+        line.paid += amount
+        line.unpaid.add(effective_date, -amount)
+        self.payments[payment_id] = PaymentState(indicator_id, amount, effective_date)
         if voucher:
             self.vouchers[voucher] = payment_id
-        self.last_date = effective_date
+        self._entry(effective_date)
 
     @event("PaymentReversed", topic=topic("Project.PaymentReversed"))
     def _payment_reversed(
@@ -293,16 +307,18 @@ class Project(Aggregate):
         doc: str | None,
         reason: str,
     ) -> None:
-        self.lines[indicator_id].paid -= amount
+        line = self.lines[indicator_id]
+        line.paid -= amount
+        line.unpaid.add(effective_date, amount)
         self.payments[payment_id].reversed = True
-        self.last_date = effective_date
+        self._entry(effective_date)
 
     @event("ProgressReported", topic=topic("Project.ProgressReported"))
     def _progress_reported(
         self, percent: Decimal, effective_date: date, actor: str, doc: str | None
     ) -> None:
         self.percent = percent
-        self.last_date = effective_date
+        self._entry(effective_date)
 
     @event("Renamed", topic=topic("Project.Renamed"))
     def _renamed(
@@ -315,4 +331,4 @@ class Project(Aggregate):
         reason: str | None,
     ) -> None:
         self.name = new_name
-        self.last_date = effective_date
+        self._entry(effective_date)

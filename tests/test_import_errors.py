@@ -174,9 +174,9 @@ CASES = [
     payments("payments: two lines, no indicator",
              "V1,DL-2025-02,,某社,enterprise,100,2025-06-01,no,\n", 2,
              "row 2", "2 funding lines", "name the one"),
-    payments("payments: dated before the project's last entry",
-             "V1,DL-2025-01,,某公司,enterprise,100,2025-05-01,no,\n", 3,
-             "row 2", "effective-dates-in-order"),
+    payments("payments: dated before the project was registered",
+             "V1,DL-2025-01,,某公司,enterprise,100,2025-01-10,no,\n", 3,
+             "row 2", "dated-after-its-entity"),
     payments("payments: three decimals", "V1,CG-2025-01,,某公司,enterprise,100.005,2025-06-01,no,\n",
              2, "value '100.005'", "3 decimals"),
 ]

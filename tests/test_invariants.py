@@ -78,14 +78,24 @@ REFUSALS: dict[str, tuple[type[inv.InvariantViolation], Callable[[BudgetLedger],
         inv.PaymentAlreadyReversed, lambda a: (_reverse(a, "P1:P1"), _reverse(a, "P1:P1"))),
     "fund a project of another unit": (
         inv.WrongHolder, lambda a: (project(a, "P2", "日喀则市"), allocate(a, "C", "P2", "1万"))),
-    "backdated forward": (
-        inv.BackdatedEntry, lambda a: forward(a, "R", "X", "日喀则市", "1万", effective_date="2024-12-31")),
-    "backdated payment": (
-        inv.BackdatedEntry, lambda a: pay(a, "P1", "1万", effective_date="2025-02-28")),
-    "backdated progress": (
-        inv.BackdatedEntry,
+    "forward dated before the parent existed": (
+        inv.EntryBeforeItsEntity,
+        lambda a: forward(a, "R", "X", "日喀则市", "1万", effective_date="2024-12-31")),
+    "payment dated before the project was registered": (
+        inv.EntryBeforeItsEntity, lambda a: pay(a, "P1", "1万", effective_date="2025-01-20")),
+    "progress dated before the project was registered": (
+        inv.EntryBeforeItsEntity,
         lambda a: a.report_progress(build(ProgressCommand, project_id="P1", percent="10",
                                           effective_date="2025-01-01"))),
+    "reversal dated before its payment": (
+        inv.EntryBeforeItsEntity,
+        lambda a: a.reverse(build(ReverseCommand, payment_id="P1:P1", effective_date="2025-02-28",
+                                  reason="错付"))),
+    "back-dated payment before the funds reached the project": (
+        inv.PaymentExceedsFunding, lambda a: pay(a, "P1", "1万", effective_date="2025-02-05")),
+    "back-dated forward that a later allocation would overdraw": (
+        inv.AvailableWouldGoNegative,
+        lambda a: forward(a, "C", "X", "城关区", "350万", effective_date="2025-02-01")),
 }
 
 
