@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from ledger.errors import InputError
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
+from ledger.validation import explain
 
 
 def _fen(value: Any) -> int:
@@ -221,11 +222,7 @@ def describe_errors(model: type[Command], error: ValidationError) -> list[str]:
         loc = [str(p) for p in err["loc"]]
         field = loc[0] if loc else "?"
         option = model.OPTIONS.get(field, "--" + field.replace("_", "-"))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a field of this command"
+        msg = explain(err)
         value = err.get("input")
         hidden = err["type"] == "missing" or isinstance(value, dict) or repr(value) in msg
         shown = "" if hidden else f" (got {value!r})"
