@@ -164,3 +164,28 @@ def test_a_voucher_is_unique_within_its_project(db: str, tmp_path: Path) -> None
     app = BudgetLedger.open(db)
     assert "CG-V0001" in app.get_project("DL-2025-01").vouchers
     app.close()
+
+
+def test_a_large_payments_file_is_held_once(tmp_path: Path) -> None:
+    """Rows are validated as the CSV is read and kept as one compact step each: no list of raw
+    cells beside a list of pydantic rows beside a list of commands (100k rows: ~55 MB, not 185)."""
+    import tracemalloc
+
+    from ledger.imports import plan_payments, table_from_text
+
+    n = 20_000
+    text = "voucher,project,payee,amount,date\n" + "".join(
+        f"V{i:06d},P{i % 40},某公司{i % 7},{i % 900 + 1}.50,2025-0{i % 9 + 1}-1{i % 10}\n"
+        for i in range(n))
+    app = BudgetLedger.open(str(tmp_path / "l.db"))
+    try:
+        tracemalloc.start()
+        table = table_from_text(text, "big.csv")
+        steps, problems = plan_payments(app, table)
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        app.close()
+    assert len(steps) == n and not problems
+    assert [s.row for s in steps[:2]] == [2, 92]  # date order, stable (both 2025-01-10)
+    assert (held - len(text) * 4) / n < 1000, f"{held / n:.0f} bytes per row"

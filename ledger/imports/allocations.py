@@ -101,7 +101,7 @@ def table_columns(table: RawTable, notes: list[str]) -> Columns:
         bad = first_control_character(h)
         if bad:
             raise refuse(file, f"header column {h!r}: a task name must be one line of visible "
-                         f"text; it contains {bad}", table.header_row, h)
+                         f"text; it contains {bad}", table.header_row)
         if _squash(h) in ROW_NUMBER_NAMES:
             cols.ignored.append(h)
         elif is_aggregate(h):
@@ -152,15 +152,20 @@ def _template(opts: AllocationOptions) -> dict[str, object]:
                 direct=opts.direct, advance=opts.advance, issuer=opts.issuer, actor=opts.actor)
 
 
+def _subtotal(table: RawTable, cols: Columns, n: int, raw: dict[str, str]) -> list[Problem]:
+    """A row whose from or to is a total label (拉萨市小计, 合计): never counted as a transfer."""
+    for col in (cols.holder, cols.to):
+        if is_aggregate(raw[col]):
+            return [Problem(table.file, n, col, raw[col],
+                            "a subtotal or total row, not a transfer: remove it (the importer "
+                            "sums the rows itself; check the table's total with --expect-total)")]
+    return []
+
+
 def _row_checks(table: RawTable, cols: Columns, n: int, raw: dict[str, str], row: AllocationRow,
                 unit: str) -> list[Problem]:
     """Problems only this importer has: subtotal rows, totals that do not add up, a→a."""
     file = table.file
-    for col, value in ((cols.holder, row.holder), (cols.to, row.to)):
-        if is_aggregate(value):
-            return [Problem(file, n, col, value,
-                            "a subtotal or total row, not a transfer: remove it (the importer "
-                            "sums the rows itself; check the table's total with --expect-total)")]
     problems = []
     for col in cols.totals:
         text = raw.get(col, "")
@@ -192,6 +197,10 @@ def read_rows(table: RawTable, cols: Columns, unit: str) -> Rows:
     names = {"holder": cols.holder, "to": cols.to, "note": cols.note or "note"}
     first_of_pair: dict[tuple[str, str], int] = {}
     for n, raw in table.records():
+        subtotal = _subtotal(table, cols, n, raw)
+        if subtotal:
+            problems += subtotal
+            continue
         data = {"holder": raw[cols.holder], "to": raw[cols.to],
                 "amounts": {t: raw[t] for t in cols.tasks},
                 "note": raw.get(cols.note) if cols.note else None}

@@ -29,7 +29,7 @@ Advance = Callable[[int], None]
 ProgressFactory = Callable[[str, int], Advance]
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One ledger command planned from one row (or, for a root, from a table column)."""
 

@@ -4,7 +4,8 @@ within its project in the ledger — the write side's rule). Rows are validated 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
 from ledger.application import Batch, BudgetLedger
 from ledger.commands import PayCommand, build
@@ -13,53 +14,76 @@ from ledger.imports.problems import AlreadyRecorded, Problem, RowError, Skipped
 from ledger.imports.reading import RawTable
 from ledger.imports.rows import PAYMENT_COLUMNS, PaymentRow, simple_rows
 from ledger.money import format_yuan
+from ledger.project import PayeeKind
 
 ALREADY = ("every voucher in this file is already recorded (a voucher is a payment's natural key). "
            "Use --skip-existing to import only new vouchers")
+
+
+@dataclass(frozen=True, slots=True)
+class _Payment:
+    """A validated row, compact until it is applied: a 100k-row file is held once, as these (a
+    pydantic model per row would hold its fields three times over)."""
+
+    voucher: str
+    project: str
+    indicator: str | None
+    payee: str
+    payee_kind: PayeeKind
+    amount: int
+    date: date
+    labour: bool
+    doc: str | None
+    actor: str
+    skip: bool
+
+    @classmethod
+    def of(cls, r: PaymentRow, actor: str, skip: bool) -> _Payment:
+        return cls(r.voucher, r.project, r.indicator, r.payee, r.payee_kind, r.amount, r.date,
+                   r.labour, r.doc, actor, skip)
+
+    def __call__(self, batch: Batch) -> str:
+        prj = batch.project(self.project)
+        pid = prj.vouchers.get(self.voucher)
+        if pid is None:
+            return batch.pay(build(
+                PayCommand, project_id=self.project, indicator_id=self.indicator,
+                amount=self.amount, effective_date=self.date, payee=self.payee,
+                payee_kind=self.payee_kind, voucher=self.voucher, labour=self.labour,
+                doc=self.doc, actor=self.actor))
+        if not self.skip:
+            raise AlreadyRecorded(f"already recorded as payment {pid} (project {prj.project_id}); "
+                                  "use --skip-existing to import only new vouchers",
+                                  column="voucher", value=self.voucher)
+        old = prj.payments[pid].amount
+        if old != self.amount:
+            raise RowError(f"already recorded as payment {pid} of project {prj.project_id} for "
+                           f"{format_yuan(old)} 元; this row says project {self.project}, "
+                           f"{format_yuan(self.amount)} 元", column="voucher", value=self.voucher)
+        raise Skipped
 
 
 def plan_payments(
     app: BudgetLedger, table: RawTable, *, unit: str = "元", skip_existing: bool = False,
     actor: str = "unknown",
 ) -> tuple[list[Step], list[Problem]]:
+    """One step per row, validated as the file is read, sorted by date (stable)."""
     file = table.file
     problems: list[Problem] = []
     first: dict[str, int] = {}
     steps: list[Step] = []
+    build(PayCommand, project_id="-", amount=1, effective_date="2025-01-01", payee="-",
+          actor=actor)  # the command line's part (actor), checked once
     for n, r in simple_rows(PaymentRow, table, PAYMENT_COLUMNS, unit, problems):
         if r.voucher in first:
             problems.append(Problem(file, n, "voucher", r.voucher,
                                     f"duplicate voucher: already on row {first[r.voucher]}"))
             continue
         first[r.voucher] = n
-        cmd = build(PayCommand, project_id=r.project, indicator_id=r.indicator, amount=r.amount,
-                    effective_date=r.date, payee=r.payee, payee_kind=r.payee_kind,
-                    voucher=r.voucher, labour=r.labour, doc=r.doc, actor=actor)
         steps.append(Step(n, "amount", format_yuan(r.amount), f"voucher {r.voucher}: ",
-                          _pay_step(cmd, skip_existing), date=r.date))
+                          _Payment.of(r, actor, skip_existing), date=r.date))
     steps.sort(key=lambda s: (s.date, s.row))
     return steps, problems
-
-
-def _pay_step(cmd: PayCommand, skip: bool) -> Callable[[Batch], str]:
-    def run(batch: Batch) -> str:
-        assert cmd.voucher is not None
-        prj = batch.project(cmd.project_id)
-        pid = prj.vouchers.get(cmd.voucher)
-        if pid is None:
-            return batch.pay(cmd)
-        if not skip:
-            raise AlreadyRecorded(f"already recorded as payment {pid} (project {prj.project_id}); "
-                                  "use --skip-existing to import only new vouchers",
-                                  column="voucher", value=cmd.voucher)
-        old = prj.payments[pid].amount
-        if old != cmd.amount:
-            raise RowError(f"already recorded as payment {pid} of project {prj.project_id} for "
-                           f"{format_yuan(old)} 元; this row says project {cmd.project_id}, "
-                           f"{format_yuan(cmd.amount)} 元", column="voucher", value=cmd.voucher)
-        raise Skipped
-
-    return run
 
 
 def import_payments(
