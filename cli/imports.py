@@ -53,11 +53,11 @@ def progress_bar(rows: int, quiet: bool) -> Iterator[ProgressFactory | None]:
 
 
 def report(ctx: Context, result: ImportResult, quiet: bool) -> None:
+    for note in result.notes:  # what was ignored or skipped on purpose: said even with --quiet
+        click.echo(f"note: {note}", err=True)
     if ctx.fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
     if quiet:
         return
     skipped = f", {result.skipped} already recorded and skipped" if result.skipped else ""

@@ -189,3 +189,14 @@ def test_a_large_payments_file_is_held_once(tmp_path: Path) -> None:
     assert len(steps) == n and not problems
     assert [s.row for s in steps[:2]] == [2, 92]  # date order, stable (both 2025-01-10)
     assert (held - len(text) * 4) / n < 1000, f"{held / n:.0f} bytes per row"
+
+
+def test_a_row_number_column_is_ignored_with_a_note(db: str, tmp_path: Path) -> None:
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    src = tmp_path / "p.csv"
+    src.write_text("序号,voucher,project,payee,amount,date\n1,V-1,CG-2025-01,某公司,100,2025-06-01\n",
+                   encoding="utf-8")
+    res = run(db, "--format", "json", "import", "payments", str(src))
+    assert res.exit_code == 0, res.output
+    assert "note: p.csv: column 序号 is a row number: ignored" in res.stderr
+    assert json.loads(res.stdout)["notes"] == ["p.csv: column 序号 is a row number: ignored"]

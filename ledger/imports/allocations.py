@@ -22,15 +22,13 @@ from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step, appl
 from ledger.imports.graph import topological
 from ledger.imports.problems import ImportRejected, Problem, refuse
 from ledger.imports.reading import RawTable
-from ledger.imports.rows import AllocationRow, merged_amounts, validate
+from ledger.imports.rows import AllocationRow, is_row_number, merged_amounts, validate
 from ledger.money import AmountError, parse_amount
 from ledger.validation import first_control_character
 
 #: a column (or a from/to cell) holding one of these is a total, never a task or a unit
 AGGREGATE_WORDS = ("合计", "小计", "总计", "共计", "总额")
 AGGREGATE_NAMES = frozenset({"total", "subtotal", "sum", "grand total"})
-#: row-number columns: ignored (with a note)
-ROW_NUMBER_NAMES = frozenset({"序号", "编号", "行号", "no", "no.", "#"})
 KEY_COLUMNS = ("from", "to")
 
 
@@ -102,7 +100,7 @@ def table_columns(table: RawTable, notes: list[str]) -> Columns:
         if bad:
             raise refuse(file, f"header column {h!r}: a task name must be one line of visible "
                          f"text; it contains {bad}", table.header_row)
-        if _squash(h) in ROW_NUMBER_NAMES:
+        if is_row_number(h):
             cols.ignored.append(h)
         elif is_aggregate(h):
             cols.totals.append(h)

@@ -3,6 +3,7 @@ row, column and raw value (the wording of :mod:`ledger.validation`, shared with 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +24,8 @@ from ledger.money import AmountError, parse_amount
 from ledger.project import Category, PayeeKind
 from ledger.validation import explain, no_control_characters
 
+#: row-number columns: ignored (with a note)
+ROW_NUMBER_NAMES = frozenset({"序号", "编号", "行号", "no", "no.", "#"})
 #: cells that mean "nothing" in an allocation table
 ZERO_CELLS = frozenset({"", "-", "－", "—"})
 TRUE_CELLS = frozenset({"yes", "y", "true", "1", "是", "x", "✓"})
@@ -149,10 +152,17 @@ def merged_amounts(table: RawTable, n: int, raw: Mapping[str, str],
     ]
 
 
-def check_columns(table: RawTable, spec: Mapping[str, Sequence[str]]) -> None:
+def is_row_number(name: str) -> bool:
+    """A row-number column (序号, No.): never data, ignored with a note."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).lower() in ROW_NUMBER_NAMES
+
+
+def check_columns(table: RawTable, spec: Mapping[str, Sequence[str]]) -> list[str]:
+    """The header against the file kind's columns; returns the row-number columns to ignore."""
     required, optional = spec["required"], spec["optional"]
+    ignored = [c for c in table.header if is_row_number(c) and c not in (*required, *optional)]
     missing = [c for c in required if c not in table.header]
-    unknown = [c for c in table.header if c not in required and c not in optional]
+    unknown = [c for c in table.header if c not in (*required, *optional, *ignored)]
     why = []
     if missing:
         why.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
@@ -162,6 +172,8 @@ def check_columns(table: RawTable, spec: Mapping[str, Sequence[str]]) -> None:
         expected = ",".join([*required, *optional])
         raise refuse(table.file, f"wrong header: {'; '.join(why)} (expected {expected})",
                      table.header_row)
+    table.notes.extend(f"{table.file}: column {c} is a row number: ignored" for c in ignored)
+    return ignored
 
 
 def simple_rows(
@@ -169,9 +181,9 @@ def simple_rows(
     problems: list[Problem],
 ) -> Iterator[tuple[int, R]]:
     """Each row of a projects / payments file that validates; bad cells go to ``problems``."""
-    check_columns(table, spec)
+    ignored = check_columns(table, spec)
     for n, raw in table.records():
-        data = {k: v for k, v in raw.items() if v != ""}
+        data = {k: v for k, v in raw.items() if v != "" and k not in ignored}
         row, bad = validate(model, table, n, raw, data, {}, {"unit": unit})
         problems += bad
         problems += merged_amounts(table, n, raw, ("amount",))
