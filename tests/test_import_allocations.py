@@ -308,3 +308,29 @@ def test_xlsx_sheet_title_rows_and_merged_from_cells(tmp_path: Path) -> None:
     # without --sheet the first sheet is read, and it is not an allocation table
     res = run(db, "import", "allocations", str(path), "--doc", "D2", *BASE)
     assert res.exit_code == 2 and "no data rows below the header" in res.stderr
+
+
+def test_xlsx_formula_with_a_stored_value_is_read_as_that_value(tmp_path: Path) -> None:
+    """As Excel saves it: the formula and its computed value; only a formula without one is refused."""
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in (["from", "to", "T"], ["省", "市", "=C3+C4"], ["市", "甲县", 5], ["市", "乙县", 4]):
+        wb.active.append(row)
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    saved = tmp_path / "saved.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(saved, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"C3+C4</f><v />", b"C3+C4</f><v>9</v>")
+            zout.writestr(item, data)
+    db = str(tmp_path / "l.db")
+    res = run(db, "import", "allocations", str(saved), "--doc", "D1", *BASE)
+    assert res.exit_code == 0, res.output
+    app = BudgetLedger.open(db)
+    assert app.get_indicator(allocation_indicator_id("D1", "省", "市", "T")).received == 9_000_000
+    app.close()

@@ -31,8 +31,8 @@ def _open(path: Path, label: str, data_only: bool) -> Any:
 
     import openpyxl
 
-    try:
-        return openpyxl.load_workbook(path, data_only=data_only)
+    try:  # values in full mode (merged ranges are only known there), formulas streamed
+        return openpyxl.load_workbook(path, data_only=data_only, read_only=not data_only)
     except (BadZipFile, OSError, KeyError, ValueError) as e:
         raise refuse(label, f"not a readable .xlsx workbook: {e}") from None
 
@@ -59,14 +59,19 @@ def _fill_merged(ws: Any, grid: list[Cells]) -> dict[tuple[int, int], str]:
     return copies
 
 
-def _uncached(wb_values: Any, wb_formulas: Any, title: str) -> dict[tuple[int, int], str]:
-    """Cells holding a formula whose value was never stored: (row, column) → the formula."""
+def _uncached(formulas: Any, title: str, grid: list[Cells]) -> dict[tuple[int, int], str]:
+    """Cells holding a formula whose value was never stored: (row, column) → the formula.
+
+    ``grid`` holds the stored values (before merged ranges are filled): empty there means none.
+    """
     found: dict[tuple[int, int], str] = {}
-    values = wb_values[title]
-    for row in wb_formulas[title].iter_rows():
-        for cell in row:
-            if cell.data_type == "f" and values.cell(cell.row, cell.column).value is None:
-                found[(cell.row, cell.column)] = str(cell.value)
+    for r, row in enumerate(formulas[title].iter_rows(), start=1):
+        for c, cell in enumerate(row, start=1):
+            if getattr(cell, "data_type", None) != "f":
+                continue
+            stored = grid[r - 1][c - 1] if r <= len(grid) and c <= len(grid[r - 1]) else ""
+            if stored == "":
+                found[(r, c)] = str(cell.value)
     return found
 
 
@@ -77,8 +82,8 @@ def read_xlsx(path: Path, label: str, *, keys: Sequence[str] = (),
     try:
         ws = _sheet(wb, label, sheet)
         grid = [[cell_text(v) for v in values] for values in ws.iter_rows(values_only=True)]
+        uncached = _uncached(formulas, ws.title, grid)
         copies = _fill_merged(ws, grid)
-        uncached = _uncached(wb, formulas, ws.title)
         title = ws.title
     finally:
         wb.close()
