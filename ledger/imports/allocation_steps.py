@@ -47,11 +47,15 @@ def differences(old: Indicator, opts: AllocationOptions, unit: str, amount: int)
     return diffs
 
 
-def _existing(batch: Batch, ident: str, opts: AllocationOptions, unit: str, amount: int,
-              what: str) -> None:
-    """Skip an indicator imported earlier with the same content; refuse one that differs."""
-    old = batch.indicator(ident)
-    diffs = differences(old, opts, unit, amount)
+def _check_new(app: BudgetLedger, batch: Batch, ident: str, opts: AllocationOptions, unit: str,
+               amount: int, what: str, already: str) -> None:
+    """Pass when ``ident`` is not in the ledger yet. Else refuse it (AlreadyRecorded), or under
+    --skip-existing skip it when it was imported with the same content, refusing it when not."""
+    if not indicator_exists(app, batch, ident):
+        return
+    if not opts.skip_existing:
+        raise AlreadyRecorded(already)
+    diffs = differences(batch.indicator(ident), opts, unit, amount)
     if diffs:
         raise RowError(
             f"{what} {ident} was imported earlier with other terms ({'; '.join(diffs)}) — "
@@ -63,13 +67,11 @@ def _existing(batch: Batch, ident: str, opts: AllocationOptions, unit: str, amou
 def issue_step(app: BudgetLedger, cmd: IssueCommand,
                opts: AllocationOptions) -> Callable[[Batch], str]:
     def run(batch: Batch) -> str:
-        assert cmd.indicator_id is not None
-        if indicator_exists(app, batch, cmd.indicator_id):
-            if opts.skip_existing:
-                _existing(batch, cmd.indicator_id, opts, cmd.unit, cmd.amount, "root indicator")
-            raise AlreadyRecorded(f"already imported: root indicator {cmd.indicator_id} exists "
-                                  f"(document {cmd.doc}); use --skip-existing to import only new "
-                                  "rows")
+        ident = cmd.indicator_id
+        assert ident is not None
+        _check_new(app, batch, ident, opts, cmd.unit, cmd.amount, "root indicator",
+                   f"already imported: root indicator {ident} exists (document {cmd.doc}); use "
+                   "--skip-existing to import only new rows")
         return batch.issue(cmd)
 
     return run
@@ -78,11 +80,10 @@ def issue_step(app: BudgetLedger, cmd: IssueCommand,
 def forward_step(app: BudgetLedger, cmd: ForwardCommand, opts: AllocationOptions, holder: str,
                  task: str) -> Callable[[Batch], str]:
     def run(batch: Batch) -> str:
-        assert cmd.child_id is not None
-        if indicator_exists(app, batch, cmd.child_id):
-            if opts.skip_existing:
-                _existing(batch, cmd.child_id, opts, cmd.unit, cmd.amount, "indicator")
-            raise AlreadyRecorded(f"already imported: indicator {cmd.child_id} exists")
+        ident = cmd.child_id
+        assert ident is not None
+        _check_new(app, batch, ident, opts, cmd.unit, cmd.amount, "indicator",
+                   f"already imported: indicator {ident} exists")
         try:
             return batch.forward(cmd)
         except inv.AvailableWouldGoNegative as e:

@@ -18,7 +18,7 @@ from ledger.application import BudgetLedger
 from ledger.commands import ForwardCommand, IssueCommand, build
 from ledger.errors import InputError
 from ledger.imports.allocation_steps import forward_step, issue_step, money
-from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step, apply_steps
+from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step, run_import
 from ledger.imports.graph import topological
 from ledger.imports.problems import ImportRejected, Problem, refuse
 from ledger.imports.reading import RawTable
@@ -376,8 +376,8 @@ def import_allocations(
     summary = (f"document {opts.doc} was already imported: every indicator this table creates "
                "exists (ids are derived from document + from + to + task). Use --skip-existing to "
                "import only rows that are new")
-    result = apply_steps(app, table.file, "allocations", table.count, plan.steps, plan.problems,
-                         failed=plan.blocked, progress=progress, already_summary=summary)
+    result = run_import(app, table, "allocations", plan.steps, plan.problems, failed=plan.blocked,
+                        progress=progress, already_summary=summary)
     result.roots = plan.roots
     result.notes = plan.notes
     return result

@@ -20,6 +20,7 @@ from ledger.imports.problems import (
     Skipped,
     count,
 )
+from ledger.imports.reading import RawTable
 
 #: rows above which the CLI shows a progress bar
 PROGRESS_THRESHOLD = 1000
@@ -152,3 +153,13 @@ def apply_steps(
             raise run.refuse(len(steps), already_summary)
         events = sum(len(a.pending_events) for a in batch.touched())
     return ImportResult(file, kind, rows, len(run.ids), run.skipped, events, run.ids)
+
+
+def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],
+               problems: list[Problem], *, progress: ProgressFactory | None = None,
+               already_summary: str | None = None, failed: set[str] | None = None) -> ImportResult:
+    """apply_steps for a whole file: its row count, and its notes (title rows, ignored columns)."""
+    result = apply_steps(app, table.file, kind, table.count, steps, problems, failed=failed,
+                         progress=progress, already_summary=already_summary)
+    result.notes = list(table.notes)
+    return result

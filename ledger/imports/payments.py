@@ -9,7 +9,7 @@ from datetime import date
 
 from ledger.application import Batch, BudgetLedger
 from ledger.commands import PayCommand, build
-from ledger.imports.apply import ImportResult, ProgressFactory, Step, apply_steps
+from ledger.imports.apply import ImportResult, ProgressFactory, Step, run_import
 from ledger.imports.problems import AlreadyRecorded, Problem, RowError, Skipped
 from ledger.imports.reading import RawTable
 from ledger.imports.rows import PAYMENT_COLUMNS, PaymentRow, simple_rows
@@ -91,7 +91,5 @@ def import_payments(
     actor: str = "unknown", progress: ProgressFactory | None = None,
 ) -> ImportResult:
     steps, problems = plan_payments(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
-    result = apply_steps(app, table.file, "payments", table.count, steps, problems,
-                         progress=progress, already_summary=ALREADY)
-    result.notes = list(table.notes)
-    return result
+    return run_import(app, table, "payments", steps, problems, progress=progress,
+                      already_summary=ALREADY)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ledger import invariants as inv
 from ledger.application import Batch, BudgetLedger
 from ledger.commands import AddProjectCommand, AllocateCommand, build
-from ledger.imports.apply import ImportResult, ProgressFactory, Step, apply_steps
+from ledger.imports.apply import ImportResult, ProgressFactory, Step, run_import
 from ledger.imports.lookups import indicators_by_document, project_exists
 from ledger.imports.problems import AlreadyRecorded, Problem, Skipped
 from ledger.imports.reading import RawTable
@@ -147,7 +147,5 @@ def import_projects(
     actor: str = "unknown", progress: ProgressFactory | None = None,
 ) -> ImportResult:
     steps, problems = plan_projects(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
-    result = apply_steps(app, table.file, "projects", table.count, steps, problems,
-                         progress=progress, already_summary=ALREADY)
-    result.notes = list(table.notes)
-    return result
+    return run_import(app, table, "projects", steps, problems, progress=progress,
+                      already_summary=ALREADY)
