@@ -53,6 +53,8 @@ def progress_bar(rows: int, quiet: bool) -> Iterator[ProgressFactory | None]:
 
 
 def report(ctx: Context, result: ImportResult, quiet: bool) -> None:
+    for note in result.notes:  # what was ignored or skipped on purpose: said even with --quiet
+        click.echo(f"note: {note}", err=True)
     if ctx.fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
@@ -61,11 +63,15 @@ def report(ctx: Context, result: ImportResult, quiet: bool) -> None:
     skipped = f", {result.skipped} already recorded and skipped" if result.skipped else ""
     click.echo(f"imported {result.file}: {result.rows} rows → {result.applied} commands, "
                f"{result.events} events{skipped}")
+    if result.roots:
+        click.echo("root indicators (start `budget-ledger trace ID` here):")
+        for root in result.roots:
+            click.echo(f"  {root.indicator_id}  {root.unit}  {root.task}")
 
 
 def _run(ctx: Context, table: RawTable, quiet: bool,
          work: Callable[[ProgressFactory | None], ImportResult]) -> None:
-    with progress_bar(len(table.rows), quiet) as progress:
+    with progress_bar(table.count, quiet) as progress:
         result = work(progress)
     report(ctx, result, quiet)
 
@@ -85,6 +91,8 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Rows already in the ledger (same natural key) are skipped, not refused.")(f)
     f = click.option("--encoding", default="utf-8", show_default=True,
                      help="Text encoding of a CSV file, e.g. gbk for old exports.")(f)
+    f = click.option("--sheet", default=None, metavar="NAME",
+                     help="Sheet of an .xlsx workbook to read (default: the first).")(f)
     return f
 
 
@@ -106,7 +114,8 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 @_common
 @pass_ctx
 def import_allocations_cmd(ctx: Context, file: Path, quiet: bool, skip_existing: bool,
-                           encoding: str, expect_total: tuple[str, ...], **kw: Any) -> None:
+                           encoding: str, sheet: str | None, expect_total: tuple[str, ...],
+                           **kw: Any) -> None:
     """Import an edge-list allocation table (from,to,<task>…,note).
 
     One root indicator per task column is issued to the top holder (a unit never in `to`)
@@ -122,7 +131,7 @@ def import_allocations_cmd(ctx: Context, file: Path, quiet: bool, skip_existing:
     """
     opts = AllocationOptions(expect_total=expect_total, skip_existing=skip_existing,
                              actor=ctx.actor, **kw)
-    table = read_table(file, encoding=encoding)
+    table = read_table(file, encoding=encoding, sheet=sheet, keys=("from", "to"))
     _run(ctx, table, quiet, lambda p: import_allocations(ctx.app, table, opts, progress=p))
 
 
@@ -133,7 +142,7 @@ def import_allocations_cmd(ctx: Context, file: Path, quiet: bool, skip_existing:
 @_common
 @pass_ctx
 def import_projects_cmd(ctx: Context, file: Path, unit: str, quiet: bool, skip_existing: bool,
-                        encoding: str) -> None:
+                        encoding: str, sheet: str | None) -> None:
     """Import projects and their funding lines (one row per line; repeat the project).
 
     Columns: project,unit,name,category,date[,doc][,indicator | indicator_doc,indicator_task][,amount].
@@ -142,7 +151,7 @@ def import_projects_cmd(ctx: Context, file: Path, unit: str, quiet: bool, skip_e
     \b
     Example:  budget-ledger import projects examples/projects.csv
     """
-    table = read_table(file, encoding=encoding)
+    table = read_table(file, encoding=encoding, sheet=sheet, keys=("project", "unit"))
     _run(ctx, table, quiet, lambda p: import_projects(
         ctx.app, table, unit=unit, skip_existing=skip_existing, actor=ctx.actor, progress=p))
 
@@ -154,7 +163,7 @@ def import_projects_cmd(ctx: Context, file: Path, unit: str, quiet: bool, skip_e
 @_common
 @pass_ctx
 def import_payments_cmd(ctx: Context, file: Path, unit: str, quiet: bool, skip_existing: bool,
-                        encoding: str) -> None:
+                        encoding: str, sheet: str | None) -> None:
     """Import payments; the voucher is each payment's natural key.
 
     Columns: voucher,project,payee,amount,date[,indicator][,payee_kind][,labour][,doc].
@@ -163,6 +172,6 @@ def import_payments_cmd(ctx: Context, file: Path, unit: str, quiet: bool, skip_e
     \b
     Example:  budget-ledger import payments examples/payments.csv
     """
-    table = read_table(file, encoding=encoding)
+    table = read_table(file, encoding=encoding, sheet=sheet, keys=("voucher", "project"))
     _run(ctx, table, quiet, lambda p: import_payments(
         ctx.app, table, unit=unit, skip_existing=skip_existing, actor=ctx.actor, progress=p))

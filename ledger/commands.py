@@ -13,11 +13,20 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from ledger.errors import InputError
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
+from ledger.validation import explain
 
 
 def _fen(value: Any) -> int:
@@ -118,15 +127,17 @@ class IssueCommand(Command):
     direct: bool = False
     advance: bool = False
 
-    @model_validator(mode="after")
-    def _dated_near_its_year(self) -> IssueCommand:
-        first, last = date(self.year - 1, 1, 1), date(self.year + 1, 12, 31)
-        if not first <= self.effective_date <= last:
+    @field_validator("year")
+    @classmethod
+    def _near_its_date(cls, year: int, info: ValidationInfo) -> int:
+        day = info.data.get("effective_date")
+        first, last = date(year - 1, 1, 1), date(year + 1, 12, 31)
+        if isinstance(day, date) and not first <= day <= last:
             raise ValueError(
-                f"effective_date: {self.effective_date.isoformat()} is too far from budget year "
-                f"{self.year} (an issuance is dated from {first.isoformat()} to {last.isoformat()})"
+                f"budget year {year} is too far from the date {day.isoformat()} (an issuance for "
+                f"{year} is dated from {first.isoformat()} to {last.isoformat()})"
             )
-        return self
+        return year
 
 
 class ForwardCommand(Command):
@@ -248,11 +259,7 @@ def describe_errors(model: type[Command], error: ValidationError) -> list[str]:
         loc = [str(p) for p in err["loc"]]
         field = loc[0] if loc else "?"
         option = model.OPTIONS.get(field, "--" + field.replace("_", "-"))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a field of this command"
+        msg = explain(err)
         value = err.get("input")
         hidden = err["type"] == "missing" or isinstance(value, dict) or repr(value) in msg
         shown = "" if hidden else f" (got {value!r})"

@@ -62,3 +62,21 @@ def test_the_largest_entry_itself_is_accepted_and_every_query_still_answers(tmp_
         assert code in (0, 1), (q, err)
     code, out, _ = run(db, "--format", "json", "balance", "--by", "year")
     assert "3000000000000.00" in out
+
+
+@pytest.mark.parametrize("when, year, words", [
+    ("2205-03-01", "2025", "in the future"),
+    ("0001-01-01", "2025", "before 2000-01-01"),
+    ("2021-03-01", "2025", "too far from the date"),
+])
+def test_dates_outside_the_window_are_refused_and_nothing_written(
+        tmp_path: Path, when: str, year: str, words: str) -> None:
+    db = tmp_path / "l.db"
+    assert run(db, "init")[0] == 0
+    before = log_head(db)
+    args = [a if a not in ("2025-01-05", "2025") else {"2025-01-05": when, "2025": year}[a]
+            for a in ISSUE]
+    code, _, err = run(db, *args, "--amount", "1万")
+    assert code == 2 and words in err, err
+    assert ("--date" in err) or ("--year" in err)
+    assert log_head(db) == before

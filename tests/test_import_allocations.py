@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from cli.main import cli, register
 from ledger.application import BudgetLedger
 from ledger.imports import allocation_indicator_id
+from ledger.indicator import Indicator
 from projections.updater import Projector
 from tests.strategies import indicator_rows
 
@@ -220,3 +222,114 @@ def test_any_table_of_the_same_shape_imports_to_its_cells(tree: tuple[str, list]
             if total:
                 expected[allocation_indicator_id("D", None, "省", f"任务{k}")] = total * 1_000_000
         assert {i: r.received for i, r in got.items()} == expected
+
+
+# ---- issue 10: what a real spreadsheet holds besides the edge list
+
+
+def test_total_and_row_number_columns_are_not_imported_and_said_so(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    src = tmp_path / "a.csv"
+    src.write_text("序号,from,to,T1,T2,合计,note\n1,省,市,10,5,15,\n2,市,甲县,4,-,4,\n"
+                   "3,省,乙县,1,,1.00,\n", encoding="utf-8")
+    res = run(db, "import", "allocations", str(src), "--doc", "D1", *BASE,
+              "--expect-total", "T1=11")
+    assert res.exit_code == 0, res.output
+    assert "column 序号 is a row number: ignored" in res.stderr
+    assert "column 合计 is a total, not a task: not imported" in res.stderr
+    app = BudgetLedger.open(db)
+    try:
+        root = app.get_indicator(allocation_indicator_id("D1", None, "省", "T1"))
+        assert root.received == 11 * 1_000_000  # not doubled by the 合计 column
+        total = allocation_indicator_id("D1", None, "省", "合计")
+        assert Indicator.uuid_for(total) not in app.repository
+    finally:
+        app.close()
+
+
+def test_summary_names_the_root_indicators_for_trace(tmp_path: Path, table_file: Path) -> None:
+    db = str(tmp_path / "l.db")
+    res = run(db, "import", "allocations", str(table_file), "--doc", DOC, *BASE)
+    assert res.exit_code == 0, res.output
+    for task in ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务", "以工代赈任务"):
+        root = allocation_indicator_id(DOC, None, "西藏自治区", task)
+        assert f"{root}  西藏自治区  {task}" in res.stdout
+    assert "budget-ledger trace" in res.stdout
+    res = run(db, "--format", "json", "import", "allocations", str(table_file), "--doc", DOC,
+              *BASE, "--skip-existing")
+    assert res.exit_code == 0, res.output
+    roots = json.loads(res.stdout)["roots"]
+    assert {r["task"] for r in roots} == {"巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务",
+                                          "以工代赈任务"}
+
+
+def test_csv_title_rows_above_the_header_are_skipped(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    src = tmp_path / "a.csv"
+    src.write_text("2025年衔接资金分配表,,\n单位：万元,,\n\nfrom,to,T\n省,市,10\n",
+                   encoding="utf-8")
+    res = run(db, "import", "allocations", str(src), "--doc", "D1", *BASE)
+    assert res.exit_code == 0, res.output
+    assert "the header is row 4; rows 1, 2 above it skipped as a title" in res.stderr
+    app = BudgetLedger.open(db)
+    assert app.get_indicator(allocation_indicator_id("D1", "省", "市", "T")).received == 10_000_000
+    app.close()
+
+
+def test_xlsx_sheet_title_rows_and_merged_from_cells(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["not this sheet"])
+    ws = wb.create_sheet("分配表")
+    ws.append(["西藏自治区2025年衔接资金分配表"])
+    ws.merge_cells("A1:D1")  # a title across the columns, above the header
+    ws.append(["from", "to", "T", "note"])
+    for row in (["省", "市", 10, None], [None, "乙县", 3, None], [None, "丙县", 2, None],
+                ["市", "甲县", 4, "县级"]):
+        ws.append(row)
+    ws.merge_cells("A3:A5")  # 省 over its three rows, as finance bureaus lay tables out
+    path = tmp_path / "t.xlsx"
+    wb.save(path)
+    db = str(tmp_path / "l.db")
+    res = run(db, "import", "allocations", str(path), "--doc", "D1", *BASE, "--sheet", "分配表")
+    assert res.exit_code == 0, res.output
+    assert "the header is row 2" in res.stderr
+    app = BudgetLedger.open(db)
+    try:
+        root = app.get_indicator(allocation_indicator_id("D1", None, "省", "T"))
+        assert root.received == 15 * 1_000_000
+        for to, wan in (("乙县", 3), ("丙县", 2)):
+            assert app.get_indicator(allocation_indicator_id("D1", "省", to, "T")).received == (
+                wan * 1_000_000)
+    finally:
+        app.close()
+    # without --sheet the first sheet is read, and it is not an allocation table
+    res = run(db, "import", "allocations", str(path), "--doc", "D2", *BASE)
+    assert res.exit_code == 2 and "no data rows below the header" in res.stderr
+
+
+def test_xlsx_formula_with_a_stored_value_is_read_as_that_value(tmp_path: Path) -> None:
+    """As Excel saves it: the formula and its computed value; only a formula without one is refused."""
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in (["from", "to", "T"], ["省", "市", "=C3+C4"], ["市", "甲县", 5], ["市", "乙县", 4]):
+        wb.active.append(row)
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    saved = tmp_path / "saved.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(saved, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"C3+C4</f><v />", b"C3+C4</f><v>9</v>")
+            zout.writestr(item, data)
+    db = str(tmp_path / "l.db")
+    res = run(db, "import", "allocations", str(saved), "--doc", "D1", *BASE)
+    assert res.exit_code == 0, res.output
+    app = BudgetLedger.open(db)
+    assert app.get_indicator(allocation_indicator_id("D1", "省", "市", "T")).received == 9_000_000
+    app.close()

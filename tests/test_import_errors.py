@@ -54,7 +54,106 @@ def payments(name: str, body: str, code: int, *expect: str) -> Case:
     return Case(name, PAY + body, ["import", "payments", "{file}"], code, list(expect))
 
 
+def workbook(*rows: list[object], formulas: bool = False, title: str = "Sheet") -> bytes:
+    """An .xlsx as openpyxl writes it: formula cells carry no stored value."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def merged_amount_workbook() -> bytes:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["from", "to", "T1"], ["A", "B", 10], ["A", "C", None]):
+        ws.append(row)
+    ws.merge_cells("C2:C3")  # one amount over two rows: filled down, it would count twice
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def xlsx(name: str, content: bytes, code: int, *expect: str, extra: tuple[str, ...] = ()) -> Case:
+    return Case(name, content, [*ALLOC, *extra], code, list(expect), ".xlsx")
+
+
+SKIP_DOC = ["import", "allocations", "{file}", "--doc", DOC, "--date", "2024-12-23", "--year",
+            "2025", "--source", "provincial", "--tracking", "--advance", "--skip-existing"]
+SAME_ROWS = "from,to," + GONGGU + "\n西藏自治区,拉萨市,14994\n拉萨市,城关区,922\n"
+
+
+def skip_existing(name: str, args: list[str], *expect: str) -> Case:
+    return Case(name, SAME_ROWS, args, 2, list(expect))
+
+
+def changed(option: str, value: str | None) -> list[str]:
+    """SKIP_DOC with ``option`` given another value (or, a flag, dropped when value is None)."""
+    if value is None:
+        return [a for a in SKIP_DOC if a != option]
+    i = SKIP_DOC.index(option)
+    return [*SKIP_DOC[: i + 1], value, *SKIP_DOC[i + 2 :]]
+
+
 CASES = [
+    # ---- issue 10: aggregate columns and rows, structure, names, --skip-existing
+    alloc("a 合计 column that does not add up", "from,to,T1,T2,合计\nA,B,10,5,16\nA,C,1,,1\n", 2,
+          "row 2, column 合计, value '16'", "sum to 15.00 万元, not 16.00 万元"),
+    alloc("a 小计 column with a bad amount", "from,to,T1,小计\nA,B,10,十\n", 2,
+          "row 2, column 小计, value '十'"),
+    alloc("a subtotal row", "from,to,T1\n西藏自治区,拉萨市,10\n西藏自治区,拉萨市小计,10\n", 2,
+          "row 3, column to, value '拉萨市小计'", "subtotal or total row"),
+    alloc("a total row", "from,to,T1\n西藏自治区,拉萨市,10\n总计,,10\n", 2,
+          "row 3, column from, value '总计'", "subtotal or total row"),
+    alloc("a short row", T1 + "A,B,10,,\nA,C,5\n", 2, "row 3, column T2",
+          "has 3 cells but the header 5", "never read as zeros"),
+    alloc("an unclosed quote", T1 + 'A,B,10,,\nA,C,"5,,\nA,D,1,,\n', 2, "row 3",
+          "never closed"),
+    alloc("a quoted unit over two lines", T1 + 'A,"B\nC",10,,\n', 2, "row 2, column to",
+          "one line"),
+    alloc("a control character in a unit", T1 + "A,B\u2028x,10,,\n", 2, "row 2, column to",
+          "U+2028"),
+    alloc("a tab in a unit", T1 + "A\tB,C,10,,\n", 2, "row 2, column from", "U+0009"),
+    alloc("a control character in a task name", "from,to,T\x071\nA,B,10\n", 2, "row 1",
+          "header column 'T\\x071'", "U+0007"),
+    alloc("a newline in --doc", T1 + "A,B,10,,\n", 2, "--doc", "one line",
+          extra=("--doc", "测试\n1号")),
+    projects("projects: a newline in a name",
+             f"P1,城关区,\"n\nm\",产业发展,2025-06-01,,{CG_GONGGU},,,1万\n", 2,
+             "row 2, column name", "one line"),
+    payments("payments: a control character in the payee",
+             "V1,CG-2025-01,,某\x1b公司,enterprise,100,2025-06-01,no,\n", 2,
+             "row 2, column payee", "U+001B"),
+    payments("payments: a short row", "V1,CG-2025-01,,某公司,enterprise,100,2025-06-01\n", 2,
+             "row 2, column labour", "has 7 cells but the header 9"),
+    xlsx("xlsx: a formula without a stored value",
+         workbook(["from", "to", "T1"], ["A", "B", "=C3+C4"], ["B", "C", 5], ["B", "D", 4],
+                  title="分配表"), 2,
+         "row 2, column T1, value '=C3+C4'", "sheet '分配表', cell C2", "formula without a stored"),
+    xlsx("xlsx: an amount in a merged range", merged_amount_workbook(), 2,
+         "row 3, column T1, value '10'", "merged range C2:C3"),
+    xlsx("xlsx: --sheet names no sheet", workbook(["from", "to", "T1"], ["A", "B", 1]), 2,
+         "--sheet", "no sheet '第二页'", "sheets: Sheet", extra=("--sheet", "第二页")),
+    alloc("--sheet on a CSV file", T1 + "A,B,10,,\n", 2, "--sheet", "not an .xlsx",
+          extra=("--sheet", "x")),
+    skip_existing("--skip-existing: another year", changed("--year", "2024"),
+                  "row 2, column " + GONGGU, "other terms", "year 2025 → 2024"),
+    skip_existing("--skip-existing: another source", changed("--source", "central"),
+                  "source provincial → central"),
+    skip_existing("--skip-existing: a flag dropped", changed("--advance", None),
+                  "advance yes → no"),
+    skip_existing("--skip-existing: a flag added", [*SKIP_DOC, "--direct"], "direct no → yes"),
     # ---- allocation tables: the file
     alloc("empty file", "", 2, "the file is empty"),
     alloc("blank lines only", "\n\n  \n", 2, "the file is empty"),

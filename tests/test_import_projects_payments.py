@@ -121,3 +121,82 @@ def test_all_three_imports_on_sqlite_and_postgres(any_url: str) -> None:
     app = BudgetLedger.open(any_url)
     assert len(app.get_project("CG-2025-01").payments) == 2
     app.close()
+
+
+# ---- issue 12: the importer answers its look-ups from the write side, never from a read model
+
+
+def test_imports_never_touch_a_read_model(db: str) -> None:
+    """No read-model table is created or read: look-ups go to the event store (ids, the log)."""
+    import sqlite3
+
+    for kind in ("projects", "payments"):
+        res = run(db, "import", kind, str(EXAMPLES / f"{kind}.csv"))
+        assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+    assert not [t for t in tables if t.startswith("rm_")], tables
+    app = BudgetLedger.open(db)
+    try:  # indicator_doc + indicator_task resolved from the log to the allocation's indicator
+        cg = app.get_project("CG-2025-01")
+        assert allocation_indicator_id(DOC, "拉萨市", "城关区", "巩固拓展脱贫攻坚成果和乡村振兴任务") in cg.lines
+    finally:
+        app.close()
+
+
+def test_the_ledger_package_imports_no_projection() -> None:
+    ledger = Path(__file__).resolve().parent.parent / "ledger"
+    offenders = [f"{p.relative_to(ledger)}:{i}" for p in ledger.rglob("*.py")
+                 for i, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+                 if line.lstrip().startswith(("import projections", "from projections"))]
+    assert offenders == []
+
+
+def test_a_voucher_is_unique_within_its_project(db: str, tmp_path: Path) -> None:
+    """The write side's rule: the same voucher number on another project is another payment."""
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    assert run(db, "import", "payments", str(EXAMPLES / "payments.csv")).exit_code == 0
+    other = tmp_path / "other.csv"
+    other.write_text("voucher,project,payee,amount,date\nCG-V0001,DL-2025-01,某公司,100,2025-06-01\n",
+                     encoding="utf-8")
+    res = run(db, "import", "payments", str(other))
+    assert res.exit_code == 0, res.output
+    app = BudgetLedger.open(db)
+    assert "CG-V0001" in app.get_project("DL-2025-01").vouchers
+    app.close()
+
+
+def test_a_large_payments_file_is_held_once(tmp_path: Path) -> None:
+    """Rows are validated as the CSV is read and kept as one compact step each: no list of raw
+    cells beside a list of pydantic rows beside a list of commands (100k rows: ~55 MB, not 185)."""
+    import tracemalloc
+
+    from ledger.imports import plan_payments, table_from_text
+
+    n = 20_000
+    text = "voucher,project,payee,amount,date\n" + "".join(
+        f"V{i:06d},P{i % 40},某公司{i % 7},{i % 900 + 1}.50,2025-0{i % 9 + 1}-1{i % 10}\n"
+        for i in range(n))
+    app = BudgetLedger.open(str(tmp_path / "l.db"))
+    try:
+        tracemalloc.start()
+        table = table_from_text(text, "big.csv")
+        steps, problems = plan_payments(app, table)
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        app.close()
+    assert len(steps) == n and not problems
+    assert [s.row for s in steps[:2]] == [2, 92]  # date order, stable (both 2025-01-10)
+    assert (held - len(text) * 4) / n < 1000, f"{held / n:.0f} bytes per row"
+
+
+def test_a_row_number_column_is_ignored_with_a_note(db: str, tmp_path: Path) -> None:
+    assert run(db, "import", "projects", str(EXAMPLES / "projects.csv")).exit_code == 0
+    src = tmp_path / "p.csv"
+    src.write_text("序号,voucher,project,payee,amount,date\n1,V-1,CG-2025-01,某公司,100,2025-06-01\n",
+                   encoding="utf-8")
+    res = run(db, "--format", "json", "import", "payments", str(src))
+    assert res.exit_code == 0, res.output
+    assert "note: p.csv: column 序号 is a row number: ignored" in res.stderr
+    assert json.loads(res.stdout)["notes"] == ["p.csv: column 序号 is a row number: ignored"]

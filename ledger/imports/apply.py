@@ -1,0 +1,165 @@
+"""Applying planned steps: every command to ONE :class:`~ledger.application.Batch`, i.e. against the
+ledger *plus the rows before it*. A refused row is reported and the next one tried, so one run lists
+every bad row; only a clean file is saved, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ledger import invariants as inv
+from ledger.application import Batch, BudgetLedger
+from ledger.errors import InputError
+from ledger.imports.problems import (
+    AlreadyRecorded,
+    ImportRejected,
+    Problem,
+    RowError,
+    Skipped,
+    count,
+)
+from ledger.imports.reading import RawTable
+
+#: rows above which the CLI shows a progress bar
+PROGRESS_THRESHOLD = 1000
+
+Advance = Callable[[int], None]
+#: ``progress(label, total)`` returns a function advancing the bar; the CLI passes a rich one
+ProgressFactory = Callable[[str, int], Advance]
+
+
+@dataclass(slots=True)
+class Step:
+    """One ledger command planned from one row (or, for a root, from a table column)."""
+
+    row: int | None
+    column: str | None
+    value: str | None
+    context: str  # prefixed to the ledger's message, e.g. "拉萨市 → 城关区, 少数民族发展任务: "
+    run: Callable[[Batch], str]
+    ident: str | None = None  # what this step creates, so dependants can be skipped when it fails
+    needs: str | None = None
+    date: date | None = None
+
+
+@dataclass
+class Root:
+    """A root indicator of an allocation table: where ``budget-ledger trace`` starts."""
+
+    indicator_id: str
+    unit: str
+    task: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"indicator_id": self.indicator_id, "unit": self.unit, "task": self.task}
+
+
+@dataclass
+class ImportResult:
+    file: str
+    kind: str
+    rows: int
+    applied: int
+    skipped: int
+    events: int
+    ids: list[str] = field(default_factory=list)
+    roots: list[Root] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was ignored or skipped, said on stderr
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "kind": self.kind, "rows": self.rows, "applied": self.applied,
+                "skipped": self.skipped, "events": self.events, "ids": self.ids,
+                "roots": [r.as_dict() for r in self.roots], "notes": self.notes}
+
+
+def _strip_option(message: str) -> str:
+    """'--indicator: project …' → 'project …' (the row's column already says where)."""
+    head, sep, rest = message.partition(": ")
+    return rest if sep and head.startswith("--") else message
+
+
+@dataclass
+class _Run:
+    file: str
+    blocked: set[str]
+    failed: set[str]
+    problems: list[Problem]
+    ids: list[str] = field(default_factory=list)
+    skipped: int = 0
+    dependants: int = 0
+    already: int = 0
+
+    def step(self, step: Step, batch: Batch) -> None:
+        if step.ident in self.blocked:
+            return
+        if step.needs is not None and step.needs in self.failed:
+            self.dependants += 1
+            if step.ident:
+                self.failed.add(step.ident)
+            return
+        try:
+            self.ids.append(step.run(batch))
+        except Skipped:
+            self.skipped += 1
+        except (InputError, inv.InvariantViolation) as e:
+            if isinstance(e, AlreadyRecorded):
+                self.already += 1
+            if step.ident:
+                self.failed.add(step.ident)
+            column, value = step.column, step.value
+            if isinstance(e, RowError) and e.column:
+                column, value = e.column, e.value
+            self.problems.append(Problem(
+                self.file, step.row, column, value, step.context + _strip_option(str(e)),
+                invariant=isinstance(e, inv.InvariantViolation),
+            ))
+
+    def refuse(self, steps: int, already_summary: str | None) -> ImportRejected:
+        file, n = self.file, len(self.problems)
+        if self.already == n and self.already + self.dependants == steps and already_summary:
+            return ImportRejected(file, [Problem(file, None, None, None, already_summary)],
+                                  footer=f"{file}: nothing was written")
+        footer = None
+        if self.dependants:
+            footer = (f"{file}: {count(n, 'problem')}; "
+                      f"{count(self.dependants, 'command')} depending on refused rows not checked; "
+                      "nothing was written")
+        return ImportRejected(file, self.problems, footer)
+
+
+def apply_steps(
+    app: BudgetLedger,
+    file: str,
+    kind: str,
+    rows: int,
+    steps: Sequence[Step],
+    problems: list[Problem],
+    *,
+    failed: set[str] | None = None,
+    progress: ProgressFactory | None = None,
+    already_summary: str | None = None,
+) -> ImportResult:
+    """Apply every step to one Batch; commit only when no step and no earlier check failed."""
+    run = _Run(file, set(failed or ()), set(failed or ()), list(problems))
+    advance = progress("checking rows against the ledger", len(steps)) if progress else None
+    with app.batch() as batch:
+        for step in steps:
+            if advance:
+                advance(1)
+            run.step(step, batch)
+        if run.problems:
+            raise run.refuse(len(steps), already_summary)
+        events = sum(len(a.pending_events) for a in batch.touched())
+    return ImportResult(file, kind, rows, len(run.ids), run.skipped, events, run.ids)
+
+
+def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],
+               problems: list[Problem], *, progress: ProgressFactory | None = None,
+               already_summary: str | None = None, failed: set[str] | None = None) -> ImportResult:
+    """apply_steps for a whole file: its row count, and its notes (title rows, ignored columns)."""
+    result = apply_steps(app, table.file, kind, table.count, steps, problems, failed=failed,
+                         progress=progress, already_summary=already_summary)
+    result.notes = list(table.notes)
+    return result
