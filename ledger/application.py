@@ -10,6 +10,7 @@ conflict the whole command is re-run from freshly loaded aggregates, a bounded n
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +45,7 @@ from ledger.commands import (
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.project import Project
-from ledger.store import StoreConfig, parse_store_url
+from ledger.store import StoreConfig, check_reachable, parse_store_url
 
 T = TypeVar("T")
 
@@ -325,9 +326,10 @@ class BudgetLedger(Application[UUID]):
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
+        check_reachable(config)
         try:
             super().__init__(env=dict(config.env))
-        except (PersistenceError, OSError) as e:
+        except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
 
     @classmethod

@@ -94,3 +94,49 @@ def parse_store_url(url: str | None) -> StoreConfig:
         "postgresql+psycopg://USER@HOST:PORT/DB)",
         field="db",
     )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_reachable(config: StoreConfig) -> None:
+    """Fail fast, with the real reason, before the library opens the store.
+
+    SQLite: a path that is a directory or a file that is not a SQLite database (the library would
+    end in ``file is not a database`` / ``pop from an empty deque``). PostgreSQL: one direct
+    connection, so "database does not exist" or "password authentication failed" is said at once
+    instead of the pool's "couldn't get a connection after 5 s".
+    """
+    from ledger.errors import StoreUnavailable
+
+    if config.kind == "sqlite":
+        path = Path(config.sqlite_path or "")
+        if path.is_dir():
+            raise StoreUnavailable(f"--db: {path} is a directory, not a ledger file")
+        if path.is_file() and path.stat().st_size > 0:
+            try:
+                with path.open("rb") as f:
+                    header = f.read(len(SQLITE_HEADER))
+            except OSError as e:
+                raise StoreUnavailable(f"--db: cannot read {path}: {e.strerror or e}") from None
+            if header != SQLITE_HEADER:
+                raise StoreUnavailable(f"--db: {path} is not a SQLite database (not a ledger file)")
+        elif not path.exists() and not path.parent.is_dir():
+            raise StoreUnavailable(f"--db: the folder {path.parent} does not exist")
+        return
+    import psycopg  # only PostgreSQL users pay for the driver
+
+    env = config.env
+    try:
+        conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        )
+    except psycopg.OperationalError as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        # the server's own words come last: 'connection failed: ... FATAL:  database "x" does not exist'
+        reason = reason.split("FATAL:", 1)[-1].strip() if "FATAL:" in reason else reason
+        where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+        raise StoreUnavailable(f"--db: cannot connect to PostgreSQL at {where}: {reason}") from None
+    conn.close()

@@ -1,0 +1,123 @@
+"""The CLI's error boundary: every failure is one line on stderr and a documented exit code.
+
+Exit codes: 0 ok · 1 audit/verify found problems · 2 bad input · 3 invariant refused ·
+4 store unreachable or busy · 5 unexpected internal error (traceback logged) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import EXIT_INTERNAL, EXIT_INTERRUPTED, cli, register
+from ledger.application import BudgetLedger
+
+register()
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, list(args), env=env)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_db_on_a_file_that_is_not_a_database_is_one_line_and_exit_4(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("this is not a ledger, just some words that fill more than a header\n" * 3)
+    before = sha(bogus)
+    for args in (["balance"], ["log"], ["verify"], ["init"], [
+            "issue", "--to", "测试区", "--amount", "1万", "--doc", "D1", "--date", "2025-01-05",
+            "--year", "2025", "--task", "以工代赈任务", "--source", "provincial"]):
+        code, out, err = run("--db", str(bogus), *args)
+        assert code == 4, (args, err)
+        assert err.strip().splitlines() == [
+            f"error: --db: {bogus} is not a SQLite database (not a ledger file)"]
+        assert "Traceback" not in out + err
+    assert sha(bogus) == before
+
+
+def test_db_on_a_directory_or_a_missing_folder_is_exit_4(tmp_path: Path) -> None:
+    code, _, err = run("--db", str(tmp_path), "balance")
+    assert code == 4 and "is a directory" in err and "Traceback" not in err
+    code, _, err = run("--db", str(tmp_path / "nope" / "x.db"), "balance")
+    assert code == 4 and "does not exist" in err
+    assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.postgres
+def test_db_on_a_postgres_database_that_does_not_exist_says_so_at_once() -> None:
+    import time
+
+    base = os.environ.get("BUDGET_LEDGER_TEST_PG")
+    if not base:
+        pytest.skip("BUDGET_LEDGER_TEST_PG is not set: PostgreSQL tests skipped")
+    url = base.rsplit("/", 1)[0] + "/bl_no_such_db_here"
+    start = time.monotonic()
+    code, _, err = run("--db", url, "balance")
+    assert code == 4, err
+    assert 'database "bl_no_such_db_here" does not exist' in err
+    assert "couldn't get a connection" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert time.monotonic() - start < 4
+
+
+def test_an_unexpected_error_is_logged_and_exits_5_not_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(cls: object, url: str | None = None) -> BudgetLedger:
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(boom))
+    log = tmp_path / "logs" / "err.log"
+    code, out, err = run("--db", str(tmp_path / "l.db"), "balance",
+                         env={"BUDGET_LEDGER_LOG": str(log)})
+    assert code == EXIT_INTERNAL == 5
+    assert len(err.strip().splitlines()) == 1
+    assert "RuntimeError: something nobody expected" in err and str(log) in err
+    assert "Traceback" not in out + err
+    logged = log.read_text("utf-8")
+    assert "Traceback (most recent call last)" in logged and "something nobody expected" in logged
+
+
+def test_the_log_goes_under_the_cache_dir_by_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(lambda cls, url=None: 1 / 0))
+    monkeypatch.delenv("BUDGET_LEDGER_LOG", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, _, err = run("--db", str(tmp_path / "l.db"), "balance")
+    assert code == 5
+    log = tmp_path / "cache" / "budget-ledger" / "error.log"
+    assert str(log) in err and "ZeroDivisionError" in log.read_text("utf-8")
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(cls: object, url: str | None = None) -> BudgetLedger:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(interrupted))
+    code, out, err = run("--db", str(tmp_path / "l.db"), "balance")
+    assert code == EXIT_INTERRUPTED == 130
+    assert "interrupted" in err and "Traceback" not in out + err and "Aborted" not in err
+
+
+def test_a_store_error_from_the_driver_is_exit_4(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def locked(cls: object, url: str | None = None) -> BudgetLedger:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(locked))
+    code, _, err = run("--db", str(tmp_path / "l.db"), "balance")
+    assert code == 4 and "database is locked" in err and "Traceback" not in err
+
+
+def test_usage_errors_still_exit_2(tmp_path: Path) -> None:
+    code, _, err = run("--db", str(tmp_path / "l.db"), "balance", "--by", "nonsense")
+    assert code == 2 and "Invalid value" in err
