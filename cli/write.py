@@ -21,6 +21,7 @@ from ledger.commands import (
     ReverseCommand,
     build,
 )
+from ledger.errors import InputError
 from ledger.project import Category, PayeeKind
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -97,7 +98,12 @@ def forward(ctx: Context, **kw: Any) -> None:
     \b
     Example:  budget-ledger forward --parent I-1 --to 城关区 --amount 922万 --doc 拉财〔2025〕3号 --date 2025-01-02
     """
-    done(ctx, ctx.app.forward(build(ForwardCommand, **_fields(ctx, **kw))))
+    cmd = build(ForwardCommand, **_fields(ctx, **kw))
+    holder = ctx.app.get_indicator(cmd.parent_id).unit  # an unknown parent: exit 3, as before
+    if cmd.unit == holder:  # as the importer says of a row whose from and to are the same
+        raise InputError(f"--to: {cmd.parent_id} is already held by {holder}; a unit cannot "
+                         "forward to itself", field="unit")
+    done(ctx, ctx.app.forward(cmd))
 
 
 @cli.group()

@@ -9,11 +9,12 @@ plain ints are taken as 分, for callers that already hold exact amounts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ledger.errors import InputError
 from ledger.money import AmountError, check_bound, parse_amount
@@ -65,10 +66,24 @@ def _percent(value: Any) -> Decimal:
     return d
 
 
+def _one_line(value: str) -> str:
+    """Names, units, documents and tasks are one line of printable text: a newline or another
+    control character would split a table row, a CSV cell or a log line, and make two names that
+    look the same differ."""
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat == "Cc" or cat in ("Zl", "Zp") or (cat == "Cf" and ch not in "\u200d"):
+            name = unicodedata.name(ch, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                                                 "\t": "CHARACTER TABULATION"}.get(ch, "control")
+            raise ValueError(
+                f"must be one line of printable text; it contains U+{ord(ch):04X} ({name})")
+    return value
+
+
 Fen = Annotated[int, BeforeValidator(_fen)]
 EffectiveDate = Annotated[date, BeforeValidator(_date)]
 Percent = Annotated[Decimal, BeforeValidator(_percent)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_one_line)]
 Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
 Source = Literal["central", "provincial", "prefecture", "county"]
 Year = Annotated[int, Field(ge=1990, le=2100)]

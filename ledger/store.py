@@ -112,17 +112,17 @@ def check_reachable(config: StoreConfig) -> None:
     if config.kind == "sqlite":
         path = Path(config.sqlite_path or "")
         if path.is_dir():
-            raise StoreUnavailable(f"--db: {path} is a directory, not a ledger file")
+            raise StoreUnavailable(f"--db: cannot open the store: {path} is a directory, not a ledger file")
         if path.is_file() and path.stat().st_size > 0:
             try:
                 with path.open("rb") as f:
                     header = f.read(len(SQLITE_HEADER))
             except OSError as e:
-                raise StoreUnavailable(f"--db: cannot read {path}: {e.strerror or e}") from None
+                raise StoreUnavailable(f"--db: cannot open the store: cannot read {path}: {e.strerror or e}") from None
             if header != SQLITE_HEADER:
-                raise StoreUnavailable(f"--db: {path} is not a SQLite database (not a ledger file)")
+                raise StoreUnavailable(f"--db: cannot open the store: {path} is not a SQLite database (not a ledger file)")
         elif not path.exists() and not path.parent.is_dir():
-            raise StoreUnavailable(f"--db: the folder {path.parent} does not exist")
+            raise StoreUnavailable(f"--db: cannot open the store: the folder {path.parent} does not exist")
         return
     import psycopg  # only PostgreSQL users pay for the driver
 
@@ -138,5 +138,5 @@ def check_reachable(config: StoreConfig) -> None:
         # the server's own words come last: 'connection failed: ... FATAL:  database "x" does not exist'
         reason = reason.split("FATAL:", 1)[-1].strip() if "FATAL:" in reason else reason
         where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
-        raise StoreUnavailable(f"--db: cannot connect to PostgreSQL at {where}: {reason}") from None
+        raise StoreUnavailable(f"--db: cannot open the store: PostgreSQL at {where}: {reason}") from None
     conn.close()

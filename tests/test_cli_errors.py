@@ -38,7 +38,7 @@ def test_db_on_a_file_that_is_not_a_database_is_one_line_and_exit_4(tmp_path: Pa
         code, out, err = run("--db", str(bogus), *args)
         assert code == 4, (args, err)
         assert err.strip().splitlines() == [
-            f"error: --db: {bogus} is not a SQLite database (not a ledger file)"]
+            f"error: --db: cannot open the store: {bogus} is not a SQLite database (not a ledger file)"]
         assert "Traceback" not in out + err
     assert sha(bogus) == before
 
@@ -121,3 +121,63 @@ def test_a_store_error_from_the_driver_is_exit_4(tmp_path: Path,
 def test_usage_errors_still_exit_2(tmp_path: Path) -> None:
     code, _, err = run("--db", str(tmp_path / "l.db"), "balance", "--by", "nonsense")
     assert code == 2 and "Invalid value" in err
+
+
+# ---- input the write side must refuse, naming the option, with nothing written ---------------
+
+ISSUE = ["issue", "--to", "拉萨市", "--amount", "100万", "--doc", "藏财〔2025〕1号", "--date",
+         "2025-01-05", "--year", "2025", "--task", "以工代赈任务", "--source", "provincial",
+         "--id", "I-ROOT"]
+
+
+def _head(db: Path) -> tuple[int, str]:
+    from ledger.integrity import head_digest
+
+    app = BudgetLedger.open(str(db))
+    try:
+        return head_digest(app)
+    finally:
+        app.close()
+
+
+def test_forward_to_the_holder_itself_is_refused_naming_to(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    assert run("--db", str(db), *ISSUE)[0] == 0
+    before = _head(db)
+    code, out, err = run("--db", str(db), "forward", "--parent", "I-ROOT", "--to", "拉萨市",
+                         "--amount", "10万", "--doc", "拉财〔2025〕2号", "--date", "2025-01-06")
+    assert code == 2, err
+    assert err.startswith("error: --to:") and "itself" in err and "拉萨市" in err
+    assert _head(db) == before
+    code, _, err = run("--db", str(db), "forward", "--parent", "I-ROOT", "--to", "城关区",
+                       "--amount", "10万", "--doc", "拉财〔2025〕2号", "--date", "2025-01-06")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--to", "拉萨\n市"), ("--doc", "藏财〔2025〕\r1号"), ("--task", "以工代赈\t任务"),
+    ("--issuer", "西藏\x00财政厅"), ("--to", "拉萨\u2028市")])
+def test_control_characters_in_text_fields_are_refused_naming_the_option(
+        tmp_path: Path, option: str, value: str) -> None:
+    db = tmp_path / "l.db"
+    assert run("--db", str(db), "init")[0] == 0
+    before = _head(db)
+    args = list(ISSUE)
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    code, _, err = run("--db", str(db), *args)
+    assert code == 2, err
+    assert err.startswith(f"error: {option}: must be one line of printable text")
+    assert _head(db) == before
+
+
+def test_a_newline_in_a_project_name_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    assert run("--db", str(db), "init")[0] == 0
+    before = _head(db)
+    code, _, err = run("--db", str(db), "project", "add", "--id", "P1", "--unit", "城关区",
+                       "--name", "蔬菜\n大棚", "--category", "产业发展", "--date", "2025-01-10")
+    assert code == 2 and err.startswith("error: --name: must be one line") and "U+000A" in err
+    assert _head(db) == before
