@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from cli.render import FORMATS
+from cli.render import BOM_KEY, FORMATS
 from ledger.errors import LedgerError
 
 
@@ -151,9 +151,12 @@ class LedgerGroup(click.Group):
 @click.option("--actor", default=None, help="Who records the entries (env BUDGET_LEDGER_ACTOR, else the OS user).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output of query commands; writing commands print {\"id\": ...} with json.")
+@click.option("--bom", is_flag=True, envvar="BUDGET_LEDGER_CSV_BOM", default=False,
+              help="Start CSV output with a UTF-8 byte-order mark (for Excel on Chinese Windows; "
+                   "env BUDGET_LEDGER_CSV_BOM=1).")
 @click.version_option(package_name="budget-ledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str) -> None:
+def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str, bom: bool) -> None:
     """Event-sourced ledger for rural-revitalisation linkage funds (衔接资金).
 
     \b
@@ -161,8 +164,10 @@ def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str) -> None
       budget-ledger --db ledger.db init
       budget-ledger demo --db demo.db
       budget-ledger --db ledger.db balance 城关区
+      budget-ledger --bom --format csv progress > 支出进度.csv
     """
     obj = Context(db=db, actor=actor or default_actor(), fmt=fmt)
+    ctx.meta[BOM_KEY] = bom
     ctx.obj = obj
     ctx.call_on_close(obj.close)
 
