@@ -9,11 +9,10 @@ conflict the whole command is re-run from freshly loaded aggregates, a bounded n
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, TypeVar
@@ -44,6 +43,7 @@ from ledger.commands import (
 )
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
+from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
 from ledger.store import StoreConfig, check_reachable, parse_store_url
 
@@ -63,27 +63,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-def fold(aggregate: Any, events: Iterable[Any]) -> Any:
-    """The library's project_aggregate without its per-event runtime Protocol isinstance check,
-    which cost a quarter of a payments import (see docs/performance.md)."""
-    for ev in events:
-        aggregate = ev.mutate(aggregate)
-    return aggregate
-
-
-def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
-    """Give every event of one save the same recorded-at time, taken just before the save.
-
-    The library stamps each event when it is triggered, so a long import would carry a spread of
-    times and a ``--known-at`` moment inside it would show half a file that was not yet written.
-    One stamp per transaction makes "known at T" a whole-transaction question.
-    """
-    now = Aggregate.Event.create_timestamp()
-    for agg in aggregates:
-        pending = agg.pending_events
-        pending[:] = [dataclasses.replace(ev, timestamp=now) for ev in pending]  # type: ignore[type-var]
 
 
 def new_id(prefix: str) -> str:

@@ -17,9 +17,10 @@ from ledger.errors import InputError
 DEFAULT_URL = "sqlite:///budget-ledger.db"
 
 # The library's application recorders plus a hash chain over the log (tamper evidence),
-# written in the same transaction as the events: see ledger/integrity.py.
+# written in the same transaction as the events: see ledger/integrity.py (and integrity_postgres.py,
+# imported only for PostgreSQL stores, so SQLite users never load psycopg).
 SQLITE_RECORDER = "ledger.integrity:ChainedSQLiteApplicationRecorder"
-POSTGRES_RECORDER = "ledger.integrity:ChainedPostgresApplicationRecorder"
+POSTGRES_RECORDER = "ledger.integrity_postgres:ChainedPostgresApplicationRecorder"
 
 # How long one save waits for another writer's lock before it counts as a failed attempt
 # (BudgetLedger.run retries a bounded number of times, then exit 4). PostgreSQL's library
