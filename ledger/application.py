@@ -45,11 +45,13 @@ from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
-from ledger.store import StoreConfig, check_reachable, parse_store_url
+from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
+_clock = time.monotonic  # module-level, so tests can drive time
+_sleep = time.sleep
 
 
 class DateAsISO(Transcoding):
@@ -322,10 +324,19 @@ class BudgetLedger(Application[UUID]):
     # ---- running commands ------------------------------------------------------------------
 
     def run(self, work: Callable[[Batch], T]) -> T:
-        """Run ``work`` in a fresh Batch and commit it; re-run on a concurrent-write conflict."""
+        """Run ``work`` in a fresh Batch and commit it; re-run on a concurrent-write conflict.
+
+        Bounded twice: at most MAX_ATTEMPTS attempts, and no new attempt once
+        :func:`~ledger.store.max_wait` seconds have gone by (each attempt may itself wait up to
+        the lock timeout, so counting attempts alone meant 8 × 30 s ≈ 4 minutes on SQLite).
+        """
         delay = 0.01
         last: Exception | None = None
-        for _attempt in range(MAX_ATTEMPTS):
+        budget = max_wait()
+        start = _clock()
+        attempts = 0
+        while True:
+            attempts += 1
             batch = Batch(self)
             result = work(batch)
             try:
@@ -334,12 +345,20 @@ class BudgetLedger(Application[UUID]):
             except IntegrityError as e:  # another writer got there first: reload and re-run
                 last = e
             except OperationalError as e:  # locked / unreachable: wait and try again
+                if "readonly" in str(e) or "read-only" in str(e):
+                    raise StoreUnavailable(
+                        f"the store {self.config.url} is read-only ({e}); nothing was written"
+                    ) from e
                 last = e
-            time.sleep(delay)
+            elapsed = _clock() - start
+            if attempts >= MAX_ATTEMPTS or elapsed + delay >= budget:
+                break
+            _sleep(delay)
             delay = min(delay * 2, 0.5)
         raise StoreUnavailable(
-            f"the store stayed busy: {MAX_ATTEMPTS} attempts conflicted with other writers "
-            f"({last}); nothing was written"
+            f"the store stayed busy: {attempts} attempts conflicted with other writers or waited "
+            f"for a lock over {elapsed:.1f} s (gives up after {MAX_ATTEMPTS} attempts or "
+            f"{budget:g} s, {MAX_WAIT_ENV}); last: {last}; nothing was written"
         )
 
     @contextmanager

@@ -23,10 +23,24 @@ SQLITE_RECORDER = "ledger.integrity:ChainedSQLiteApplicationRecorder"
 POSTGRES_RECORDER = "ledger.integrity_postgres:ChainedPostgresApplicationRecorder"
 
 # How long one save waits for another writer's lock before it counts as a failed attempt
-# (BudgetLedger.run retries a bounded number of times, then exit 4). PostgreSQL's library
+# (BudgetLedger.run retries at most MAX_ATTEMPTS times and for at most max_wait() seconds, then exit 4). PostgreSQL's library
 # default, 0, would wait for ever behind a stuck writer.
 LOCK_TIMEOUT_ENV = "BUDGET_LEDGER_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = {"sqlite": 30, "postgres": 10}
+
+
+# The longest a writing command keeps retrying (conflicts, locks) before it gives up with exit 4.
+MAX_WAIT_ENV = "BUDGET_LEDGER_MAX_WAIT"
+DEFAULT_MAX_WAIT = 60
+
+
+def max_wait() -> float:
+    raw = os.environ.get(MAX_WAIT_ENV, "").strip()
+    if not raw:
+        return float(DEFAULT_MAX_WAIT)
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{MAX_WAIT_ENV}: expected whole seconds >= 1, got {raw!r}")
+    return float(raw)
 
 
 def lock_timeout(kind: str) -> str:
