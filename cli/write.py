@@ -22,11 +22,12 @@ from ledger.commands import (
     build,
 )
 from ledger.errors import InputError
+from ledger.fund_source import FundSource
 from ledger.project import Category, PayeeKind
 
 pass_ctx = click.make_pass_decorator(Context)
 
-SOURCES = ("central", "provincial", "prefecture", "county")
+SOURCES = FundSource.values()  # kept for callers that imported it
 
 
 def done(ctx: Context, ident: str) -> None:
@@ -63,7 +64,8 @@ def init(ctx: Context) -> None:
 @click.option("--date", "effective_date", required=True, help="Effective date YYYY-MM-DD.")
 @click.option("--year", required=True, type=int, help="Fiscal year.")
 @click.option("--task", required=True, help="Fund task, e.g. 以工代赈任务.")
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--source", required=True, type=click.Choice(FundSource.values()),
+              help="Where the money comes from (资金来源).")
 @click.option("--issuer", default=None, help="Issuing unit (outside the ledger).")
 @click.option("--subject", default=None, help="Classification subject, e.g. 2130504.")
 @click.option("--tracking", is_flag=True, default=False, help="Tracking flag (追踪).")

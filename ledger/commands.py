@@ -12,11 +12,12 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ledger.errors import InputError
+from ledger.fund_source import FundSource, parse_fund_source  # noqa: F401 - FundSource re-exported
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
 
@@ -85,7 +86,8 @@ EffectiveDate = Annotated[date, BeforeValidator(_date)]
 Percent = Annotated[Decimal, BeforeValidator(_percent)]
 Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_one_line)]
 Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
-Source = Literal["central", "provincial", "prefecture", "county"]
+# validated against FundSource; kept as the plain string the events store ('provincial')
+Source = Annotated[str, BeforeValidator(parse_fund_source)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
 
 

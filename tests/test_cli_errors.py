@@ -181,3 +181,20 @@ def test_a_newline_in_a_project_name_is_refused(tmp_path: Path) -> None:
                        "--name", "蔬菜\n大棚", "--category", "产业发展", "--date", "2025-01-10")
     assert code == 2 and err.startswith("error: --name: must be one line") and "U+000A" in err
     assert _head(db) == before
+
+
+def test_fund_source_is_one_enum_for_commands_and_cli() -> None:
+    from cli.write import issue
+    from ledger.commands import IssueCommand, build
+    from ledger.errors import InputError
+    from ledger.fund_source import FundSource
+
+    option = next(p for p in issue.params if p.name == "source")
+    assert tuple(option.type.choices) == FundSource.values() == (  # type: ignore[attr-defined]
+        "central", "provincial", "prefecture", "county")
+    fields = dict(unit="拉萨市", amount="1万", doc="D", effective_date="2025-01-05", year=2025,
+                  task="以工代赈任务")
+    cmd = build(IssueCommand, source=FundSource.COUNTY, **fields)
+    assert cmd.source == "county" and type(cmd.source) is str  # events keep the plain string
+    with pytest.raises(InputError, match="--source: expected one of central, provincial"):
+        build(IssueCommand, source="national", **fields)
