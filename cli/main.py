@@ -92,7 +92,9 @@ def _is_store_error(exc: BaseException) -> bool:
     """
     import sqlite3
 
-    kinds: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.DatabaseError]
+    if type(exc) is sqlite3.DatabaseError:  # 'file is not a database', 'disk image is malformed'
+        return True
+    kinds: list[type[BaseException]] = [sqlite3.OperationalError]
     persistence = sys.modules.get("eventsourcing.persistence")
     if persistence is not None:
         kinds.append(persistence.OperationalError)
@@ -137,11 +139,16 @@ class LedgerGroup(click.Group):
             sys.exit(0)
         except Exception as e:  # noqa: BLE001 - the boundary: no traceback reaches the user
             if _is_store_error(e):
-                fail(f"the store is unreachable or busy: {_one_line(e)}", EXIT_STORE)
-            logged = _write_log(e)
-            where = f"traceback in {logged}" if logged else f"could not write {error_log_path()}"
-            fail(f"unexpected internal error ({type(e).__name__}: {_one_line(e)}); {where} — "
-                 "please report it", EXIT_INTERNAL)
+                fail(f"the store cannot be used (unreachable, busy, read-only or damaged): "
+                     f"{_one_line(e)}", EXIT_STORE)
+            internal_error(e)
+
+
+def internal_error(e: BaseException, what: str = "unexpected internal error") -> NoReturn:
+    logged = _write_log(e)
+    where = f"traceback in {logged}" if logged else f"could not write {error_log_path()}"
+    fail(f"{what} ({type(e).__name__}: {_one_line(e)}); {where} — please report it",
+         EXIT_INTERNAL)
 
 
 @click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,7 +185,12 @@ def register() -> None:
 
 
 def main() -> None:
-    register()
+    try:
+        register()  # imports the write side, which checks the patched library (exit 5 if wrong)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - the boundary covers start-up too
+        internal_error(e, "cannot start")
     cli(prog_name="budget-ledger")
 
 

@@ -198,3 +198,42 @@ def test_fund_source_is_one_enum_for_commands_and_cli() -> None:
     assert cmd.source == "county" and type(cmd.source) is str  # events keep the plain string
     with pytest.raises(InputError, match="--source: expected one of central, provincial"):
         build(IssueCommand, source="national", **fields)
+
+
+def test_a_wrong_library_version_stops_start_up_with_one_line_and_exit_5(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import importlib.metadata as m; real = m.version; "
+            "m.version = lambda name: '9.9.9' if name == 'eventsourcing' else real(name); "
+            "from cli.main import main; main()")
+    res = subprocess.run([sys.executable, "-c", code, "--db", str(tmp_path / "l.db"), "balance"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "BUDGET_LEDGER_LOG": str(tmp_path / "err.log")})
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.startswith("error: cannot start (LibraryMismatch:") and "9.9.9" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_damaged_sqlite_file_is_exit_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def damaged(cls: object, url: str | None = None) -> BudgetLedger:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(damaged))
+    code, _, err = run("--db", str(tmp_path / "l.db"), "balance")
+    assert code == 4 and "malformed" in err
+
+
+def test_a_programming_error_from_the_driver_is_a_bug_not_a_store_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def bug(cls: object, url: str | None = None) -> BudgetLedger:
+        raise sqlite3.ProgrammingError("Incorrect number of bindings supplied")
+
+    monkeypatch.setattr(BudgetLedger, "open", classmethod(bug))
+    code, _, err = run("--db", str(tmp_path / "l.db"), "balance",
+                       env={"BUDGET_LEDGER_LOG": str(tmp_path / "e.log")})
+    assert code == 5 and "ProgrammingError" in err
