@@ -16,6 +16,7 @@ import csv
 import io
 import sqlite3
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ledger.application import BudgetLedger
@@ -152,7 +153,7 @@ def is_untouched_demo(app: BudgetLedger) -> bool:
     if path is None:
         return False
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)
         try:
             row = conn.execute(f"SELECT position, digest FROM {MARK_TABLE}").fetchone()
         finally:

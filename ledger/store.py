@@ -81,6 +81,8 @@ def parse_store_url(url: str | None) -> StoreConfig:
         path = path[1:] if path.startswith("/") else path
         if path in ("", ":memory:"):
             raise InputError("--db: an in-memory SQLite store would vanish; give a file path")
+        if "?" in path:  # SQLAlchemy would read the rest as URL options and open another file
+            raise InputError(f"--db: a SQLite file path cannot contain '?': {path!r}", field="db")
         abspath = str(Path(path).expanduser().resolve())
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": abspath,
                "SQLITE_LOCK_TIMEOUT": lock_timeout("sqlite"), "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}

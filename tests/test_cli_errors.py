@@ -237,3 +237,11 @@ def test_a_programming_error_from_the_driver_is_a_bug_not_a_store_problem(
     code, _, err = run("--db", str(tmp_path / "l.db"), "balance",
                        env={"BUDGET_LEDGER_LOG": str(tmp_path / "e.log")})
     assert code == 5 and "ProgrammingError" in err
+
+
+def test_a_question_mark_in_a_sqlite_path_is_refused_before_any_file_is_made(tmp_path: Path) -> None:
+    folder = tmp_path / "a?b"
+    folder.mkdir()
+    code, _, err = run("--db", str(folder / "l.db"), "init")
+    assert code == 2 and "cannot contain '?'" in err
+    assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
