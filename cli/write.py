@@ -21,11 +21,13 @@ from ledger.commands import (
     ReverseCommand,
     build,
 )
+from ledger.errors import InputError
+from ledger.fund_source import FundSource
 from ledger.project import Category, PayeeKind
 
 pass_ctx = click.make_pass_decorator(Context)
 
-SOURCES = ("central", "provincial", "prefecture", "county")
+SOURCES = FundSource.values()  # kept for callers that imported it
 
 
 def done(ctx: Context, ident: str) -> None:
@@ -62,7 +64,8 @@ def init(ctx: Context) -> None:
 @click.option("--date", "effective_date", required=True, help="Effective date YYYY-MM-DD.")
 @click.option("--year", required=True, type=int, help="Fiscal year.")
 @click.option("--task", required=True, help="Fund task, e.g. 以工代赈任务.")
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--source", required=True, type=click.Choice(FundSource.values()),
+              help="Where the money comes from (资金来源).")
 @click.option("--issuer", default=None, help="Issuing unit (outside the ledger).")
 @click.option("--subject", default=None, help="Classification subject, e.g. 2130504.")
 @click.option("--tracking", is_flag=True, default=False, help="Tracking flag (追踪).")
@@ -97,7 +100,12 @@ def forward(ctx: Context, **kw: Any) -> None:
     \b
     Example:  budget-ledger forward --parent I-1 --to 城关区 --amount 922万 --doc 拉财〔2025〕3号 --date 2025-01-02
     """
-    done(ctx, ctx.app.forward(build(ForwardCommand, **_fields(ctx, **kw))))
+    cmd = build(ForwardCommand, **_fields(ctx, **kw))
+    holder = ctx.app.get_indicator(cmd.parent_id).unit  # an unknown parent: exit 3, as before
+    if cmd.unit == holder:  # as the importer says of a row whose from and to are the same
+        raise InputError(f"--to: {cmd.parent_id} is already held by {holder}; a unit cannot "
+                         "forward to itself", field="unit")
+    done(ctx, ctx.app.forward(cmd))
 
 
 @cli.group()

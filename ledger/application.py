@@ -9,10 +9,10 @@ conflict the whole command is re-run from freshly loaded aggregates, a bounded n
 
 from __future__ import annotations
 
-import dataclasses
+import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, TypeVar
@@ -43,12 +43,15 @@ from ledger.commands import (
 )
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
+from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
-from ledger.store import StoreConfig, parse_store_url
+from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
+_clock = time.monotonic  # module-level, so tests can drive time
+_sleep = time.sleep
 
 
 class DateAsISO(Transcoding):
@@ -62,27 +65,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-def fold(aggregate: Any, events: Iterable[Any]) -> Any:
-    """The library's project_aggregate without its per-event runtime Protocol isinstance check,
-    which cost a quarter of a payments import (see docs/performance.md)."""
-    for ev in events:
-        aggregate = ev.mutate(aggregate)
-    return aggregate
-
-
-def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
-    """Give every event of one save the same recorded-at time, taken just before the save.
-
-    The library stamps each event when it is triggered, so a long import would carry a spread of
-    times and a ``--known-at`` moment inside it would show half a file that was not yet written.
-    One stamp per transaction makes "known at T" a whole-transaction question.
-    """
-    now = Aggregate.Event.create_timestamp()
-    for agg in aggregates:
-        pending = agg.pending_events
-        pending[:] = [dataclasses.replace(ev, timestamp=now) for ev in pending]  # type: ignore[type-var]
 
 
 def new_id(prefix: str) -> str:
@@ -325,9 +307,10 @@ class BudgetLedger(Application[UUID]):
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
+        check_reachable(config)
         try:
             super().__init__(env=dict(config.env))
-        except (PersistenceError, OSError) as e:
+        except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
 
     @classmethod
@@ -341,10 +324,19 @@ class BudgetLedger(Application[UUID]):
     # ---- running commands ------------------------------------------------------------------
 
     def run(self, work: Callable[[Batch], T]) -> T:
-        """Run ``work`` in a fresh Batch and commit it; re-run on a concurrent-write conflict."""
+        """Run ``work`` in a fresh Batch and commit it; re-run on a concurrent-write conflict.
+
+        Bounded twice: at most MAX_ATTEMPTS attempts, and no new attempt once
+        :func:`~ledger.store.max_wait` seconds have gone by (each attempt may itself wait up to
+        the lock timeout, so counting attempts alone meant 8 × 30 s ≈ 4 minutes on SQLite).
+        """
         delay = 0.01
         last: Exception | None = None
-        for _attempt in range(MAX_ATTEMPTS):
+        budget = max_wait()
+        start = _clock()
+        attempts = 0
+        while True:
+            attempts += 1
             batch = Batch(self)
             result = work(batch)
             try:
@@ -353,12 +345,20 @@ class BudgetLedger(Application[UUID]):
             except IntegrityError as e:  # another writer got there first: reload and re-run
                 last = e
             except OperationalError as e:  # locked / unreachable: wait and try again
+                if "readonly" in str(e) or "read-only" in str(e):
+                    raise StoreUnavailable(
+                        f"the store {self.config.url} is read-only ({e}); nothing was written"
+                    ) from e
                 last = e
-            time.sleep(delay)
+            elapsed = _clock() - start
+            if attempts >= MAX_ATTEMPTS or elapsed + delay >= budget:
+                break
+            _sleep(delay)
             delay = min(delay * 2, 0.5)
         raise StoreUnavailable(
-            f"the store stayed busy: {MAX_ATTEMPTS} attempts conflicted with other writers "
-            f"({last}); nothing was written"
+            f"the store stayed busy: {attempts} attempts conflicted with other writers or waited "
+            f"for a lock over {elapsed:.1f} s (gives up after {MAX_ATTEMPTS} attempts or "
+            f"{budget:g} s, {MAX_WAIT_ENV}); last: {last}; nothing was written"
         )
 
     @contextmanager

@@ -9,11 +9,13 @@ plain ints are taken as 分, for callers that already hold exact amounts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +26,7 @@ from pydantic import (
 )
 
 from ledger.errors import InputError
+from ledger.fund_source import FundSource, parse_fund_source  # noqa: F401 - FundSource re-exported
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
 from ledger.validation import explain
@@ -91,12 +94,27 @@ def _percent(value: Any) -> Decimal:
     return d
 
 
+def _one_line(value: str) -> str:
+    """Names, units, documents and tasks are one line of printable text: a newline or another
+    control character would split a table row, a CSV cell or a log line, and make two names that
+    look the same differ."""
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat == "Cc" or cat in ("Zl", "Zp") or (cat == "Cf" and ch not in "\u200d"):
+            name = unicodedata.name(ch, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                                                 "\t": "CHARACTER TABULATION"}.get(ch, "control")
+            raise ValueError(
+                f"must be one line of printable text; it contains U+{ord(ch):04X} ({name})")
+    return value
+
+
 Fen = Annotated[int, BeforeValidator(_fen)]
 EffectiveDate = Annotated[date, BeforeValidator(_date)]
 Percent = Annotated[Decimal, BeforeValidator(_percent)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_one_line)]
 Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
-Source = Literal["central", "provincial", "prefecture", "county"]
+# validated against FundSource; kept as the plain string the events store ('provincial')
+Source = Annotated[str, BeforeValidator(parse_fund_source)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
 
 

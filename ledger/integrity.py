@@ -10,7 +10,10 @@ Every stored event gets a row in a side table ``<events table>_chain``:
 The row is inserted by the application recorder in the SAME transaction as the event, after the
 events are inserted — on PostgreSQL after the library's EXCLUSIVE lock on the events table, on
 SQLite inside the one write transaction — so concurrent writers extend one chain, never fork it.
-The recorders below are selected in :mod:`ledger.store` through APPLICATION_RECORDER_TOPIC.
+The recorders (SQLite here, PostgreSQL in :mod:`ledger.integrity_postgres`, so SQLite users never
+load the driver) are selected in :mod:`ledger.store` through APPLICATION_RECORDER_TOPIC. The
+private library hooks they override are listed, and checked at start-up, in
+:mod:`ledger.library_patches`.
 
 :func:`verify_chain` recomputes the chain and names the first position where it breaks and how
 (edited, deleted, reordered, inserted); :func:`head_digest` gives the newest (position, hash), which
@@ -27,14 +30,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.sql import SQL, Identifier
 
 if TYPE_CHECKING:
-    from psycopg import Cursor
-    from psycopg.rows import DictRow
-
     from ledger.application import BudgetLedger
 
 GENESIS = "0" * 64
@@ -99,7 +97,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)",
         ]
 
-    def _insert_events(
+    def _insert_events(  # private hook: see ledger/library_patches.py, item 3
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # The INSERTs above took SQLite's single write lock, so the head read here is final.
@@ -137,101 +135,6 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
             return ChainRow(*row) if row else None
-
-
-# ---- PostgreSQL ----------------------------------------------------------------------------
-
-
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder plus the chain table.
-
-    The library inserts events under ``LOCK TABLE ... IN EXCLUSIVE MODE`` and fetches their
-    notification ids; the chain rows are appended right then, still holding that lock, in the
-    same transaction.
-    """
-
-    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
-        super().__init__(datastore, events_table_name=events_table_name)
-        if self.datastore.enable_db_functions:  # that path inserts without our hook
-            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS would bypass the hash chain")
-        self.chain_table_name = f"{events_table_name}_chain"
-        self.check_identifier_length(self.chain_table_name)
-        schema, table = Identifier(self.datastore.schema), Identifier(self.chain_table_name)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, "
-                "prev_position bigint NOT NULL, content_hash text NOT NULL, "
-                "chain_hash text NOT NULL)"
-            ).format(schema, table)
-        )
-        cols = SQL("position, prev_position, content_hash, chain_hash")
-        self._sql_head = SQL("SELECT {} FROM {}.{} ORDER BY position DESC LIMIT 1").format(
-            cols, schema, table
-        )
-        self._sql_insert_chain = SQL("INSERT INTO {}.{} ({}) VALUES (%s, %s, %s, %s)").format(
-            schema, table, cols
-        )
-        self._sql_select_chain = SQL("SELECT {} FROM {}.{} WHERE position > %s").format(
-            cols, schema, table
-        )
-
-    def create_table(self) -> None:
-        """``init`` creates everything, the ?schema=NAME itself included.
-
-        When the schema is already there, no DDL runs at all: CREATE INDEX IF NOT EXISTS would
-        queue behind a writer's EXCLUSIVE lock (for as long as a big import takes) and every
-        command opening the store, queries included, would hang with it.
-        """
-        if self._schema_exists():
-            self.datastore.register_type_adapters()
-            return
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(self.datastore.schema)))
-        super().create_table()
-
-    def _schema_exists(self) -> bool:
-        schema = self.datastore.schema
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL "
-                "AND to_regtype(%s) IS NOT NULL AS ok",
-                (f'"{schema}"."{self.events_table_name}"', f'"{schema}"."{self.chain_table_name}"',
-                 f'"{schema}"."{self.stored_event_type_name}"'),
-            )
-            row = curs.fetchone()
-            return bool(row and row["ok"])
-
-    # One retry loop, BudgetLedger.run's: the library's own 10 retries around each insert
-    # would multiply it into minutes behind a stuck lock.
-    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if stored_events and ids:
-            curs.execute(self._sql_head)
-            row = curs.fetchone()
-            head = ChainRow(**row) if row else None
-            curs.executemany(self._sql_insert_chain, chain_rows(head, stored_events, list(ids)))
-        return ids
-
-    def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:
-        sql, params = self._sql_select_chain, [after]
-        if upto is not None:
-            sql += SQL(" AND position <= %s")
-            params.append(upto)
-        sql += SQL(" ORDER BY position LIMIT %s")
-        params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql, params)
-            return [ChainRow(**r) for r in curs.fetchall()]
-
-    def chain_head(self) -> ChainRow | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql_head)
-            row = curs.fetchone()
-            return ChainRow(**row) if row else None
 
 
 # ---- verification --------------------------------------------------------------------------
@@ -337,3 +240,12 @@ def head_digest(app: BudgetLedger) -> tuple[int, str]:
     """(position, chain hash) of the newest event; (0, GENESIS) for an empty log."""
     head = _recorder(app).chain_head()
     return (head.position, head.chain_hash) if head else (0, GENESIS)
+
+
+def __getattr__(name: str) -> Any:
+    """``ledger.integrity.ChainedPostgresApplicationRecorder`` still works (imported on demand)."""
+    if name == "ChainedPostgresApplicationRecorder":
+        from ledger.integrity_postgres import ChainedPostgresApplicationRecorder
+
+        return ChainedPostgresApplicationRecorder
+    raise AttributeError(name)

@@ -17,15 +17,30 @@ from ledger.errors import InputError
 DEFAULT_URL = "sqlite:///budget-ledger.db"
 
 # The library's application recorders plus a hash chain over the log (tamper evidence),
-# written in the same transaction as the events: see ledger/integrity.py.
+# written in the same transaction as the events: see ledger/integrity.py (and integrity_postgres.py,
+# imported only for PostgreSQL stores, so SQLite users never load psycopg).
 SQLITE_RECORDER = "ledger.integrity:ChainedSQLiteApplicationRecorder"
-POSTGRES_RECORDER = "ledger.integrity:ChainedPostgresApplicationRecorder"
+POSTGRES_RECORDER = "ledger.integrity_postgres:ChainedPostgresApplicationRecorder"
 
 # How long one save waits for another writer's lock before it counts as a failed attempt
-# (BudgetLedger.run retries a bounded number of times, then exit 4). PostgreSQL's library
+# (BudgetLedger.run retries at most MAX_ATTEMPTS times and for at most max_wait() seconds, then exit 4). PostgreSQL's library
 # default, 0, would wait for ever behind a stuck writer.
 LOCK_TIMEOUT_ENV = "BUDGET_LEDGER_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = {"sqlite": 30, "postgres": 10}
+
+
+# The longest a writing command keeps retrying (conflicts, locks) before it gives up with exit 4.
+MAX_WAIT_ENV = "BUDGET_LEDGER_MAX_WAIT"
+DEFAULT_MAX_WAIT = 60
+
+
+def max_wait() -> float:
+    raw = os.environ.get(MAX_WAIT_ENV, "").strip()
+    if not raw:
+        return float(DEFAULT_MAX_WAIT)
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{MAX_WAIT_ENV}: expected whole seconds >= 1, got {raw!r}")
+    return float(raw)
 
 
 def lock_timeout(kind: str) -> str:
@@ -66,6 +81,8 @@ def parse_store_url(url: str | None) -> StoreConfig:
         path = path[1:] if path.startswith("/") else path
         if path in ("", ":memory:"):
             raise InputError("--db: an in-memory SQLite store would vanish; give a file path")
+        if "?" in path:  # SQLAlchemy would read the rest as URL options and open another file
+            raise InputError(f"--db: a SQLite file path cannot contain '?': {path!r}", field="db")
         abspath = str(Path(path).expanduser().resolve())
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": abspath,
                "SQLITE_LOCK_TIMEOUT": lock_timeout("sqlite"), "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
@@ -94,3 +111,49 @@ def parse_store_url(url: str | None) -> StoreConfig:
         "postgresql+psycopg://USER@HOST:PORT/DB)",
         field="db",
     )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_reachable(config: StoreConfig) -> None:
+    """Fail fast, with the real reason, before the library opens the store.
+
+    SQLite: a path that is a directory or a file that is not a SQLite database (the library would
+    end in ``file is not a database`` / ``pop from an empty deque``). PostgreSQL: one direct
+    connection, so "database does not exist" or "password authentication failed" is said at once
+    instead of the pool's "couldn't get a connection after 5 s".
+    """
+    from ledger.errors import StoreUnavailable
+
+    if config.kind == "sqlite":
+        path = Path(config.sqlite_path or "")
+        if path.is_dir():
+            raise StoreUnavailable(f"--db: cannot open the store: {path} is a directory, not a ledger file")
+        if path.is_file() and path.stat().st_size > 0:
+            try:
+                with path.open("rb") as f:
+                    header = f.read(len(SQLITE_HEADER))
+            except OSError as e:
+                raise StoreUnavailable(f"--db: cannot open the store: cannot read {path}: {e.strerror or e}") from None
+            if header != SQLITE_HEADER:
+                raise StoreUnavailable(f"--db: cannot open the store: {path} is not a SQLite database (not a ledger file)")
+        elif not path.exists() and not path.parent.is_dir():
+            raise StoreUnavailable(f"--db: cannot open the store: the folder {path.parent} does not exist")
+        return
+    import psycopg  # only PostgreSQL users pay for the driver
+
+    env = config.env
+    try:
+        conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        )
+    except psycopg.OperationalError as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        # the server's own words come last: 'connection failed: ... FATAL:  database "x" does not exist'
+        reason = reason.split("FATAL:", 1)[-1].strip() if "FATAL:" in reason else reason
+        where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+        raise StoreUnavailable(f"--db: cannot open the store: PostgreSQL at {where}: {reason}") from None
+    conn.close()

@@ -221,9 +221,20 @@ def _numbered(hops: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def to_dot(tree: dict[str, Any]) -> str:
-    """A Graphviz digraph of a ``trace_down`` tree: one node per hop, edges carry the amount."""
+    """A Graphviz digraph of a ``trace_down`` tree: one node per hop, edges carry the amount.
+
+    Laid out left to right (a region's tree is wide, not deep: top to bottom it rendered
+    17,884 × 811 px); amounts in 万元 with thousands separators, as the notices print them.
+    """
+    from decimal import Decimal
+
+    from ledger.money import FEN_PER_YUAN, format_wan
+
+    def wan(amount: str) -> str:
+        return f"{format_wan(int(Decimal(amount) * FEN_PER_YUAN))} 万元"
+
     shapes = {"indicator": "box", "project": "ellipse", "payment": "note"}
-    lines = ["digraph trace {", "  rankdir=TB;", '  node [fontname="Noto Sans CJK SC"];']
+    lines = ["digraph trace {", "  rankdir=LR;", '  node [fontname="Noto Sans CJK SC"];']
     seen: set[str] = set()
 
     def q(s: str) -> str:
@@ -237,7 +248,7 @@ def to_dot(tree: dict[str, Any]) -> str:
         key = node_key(n, parent_id)
         if key not in seen:
             seen.add(key)
-            label = f"{n['id']}\n{n['unit']}\n{n['amount']} 元"
+            label = f"{n['id']}\n{n['unit']}\n{wan(n['amount'])}"
             if n.get("flags"):
                 label += "\n" + " ".join(f.split()[0] for f in n["flags"])
             if n.get("reversed"):
@@ -245,7 +256,7 @@ def to_dot(tree: dict[str, Any]) -> str:
             style = ', style="dashed"' if n.get("reversed") else ""
             lines.append(f"  {q(key)} [shape={shapes[n['kind']]}, label={q(label)}{style}];")
         if parent_key is not None:
-            lines.append(f"  {q(parent_key)} -> {q(key)} [label={q(n['amount'])}];")
+            lines.append(f"  {q(parent_key)} -> {q(key)} [label={q(wan(n['amount']))}];")
         for c in n.get("children", []):
             walk(c, key, n["id"])
 

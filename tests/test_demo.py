@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from cli.demo import DOC, GONGGU, MINZU, PAYMENTS, REGION, YIGONG
 from cli.main import cli, register
 from ledger.application import BudgetLedger
+from ledger.demo_data import DOC, GONGGU, MINZU, PAYMENTS, REGION, YIGONG
 from ledger.imports import allocation_indicator_id
 
 register()
@@ -41,9 +42,8 @@ def test_demo_builds_the_ledger_and_prints_trace_and_progress(tmp_path: Path) ->
         assert mz.recovered == 30 * 1_000_000
     finally:
         app.close()
-    if "verify" in cli.commands:  # the read models agree with a replay of the log
-        res = CliRunner().invoke(cli, ["--db", str(db), "verify"])
-        assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["--db", str(db), "verify"])  # read models == a replay of the log
+    assert res.exit_code == 0, res.output
 
 
 def test_demo_refuses_a_store_with_events_and_force_new_replaces_it(tmp_path: Path) -> None:
@@ -64,6 +64,33 @@ def test_demo_refuses_a_store_with_events_and_force_new_replaces_it(tmp_path: Pa
     app = BudgetLedger.open(str(fresh))
     assert app.last_position() == n  # replaced, not appended to
     app.close()
+
+
+ISSUE = ["issue", "--to", "测试区", "--amount", "1万", "--doc", "测〔2025〕1号", "--date",
+         "2025-01-05", "--year", "2025", "--task", "以工代赈任务", "--source", "provincial"]
+
+
+def test_force_new_refuses_a_real_ledger_and_leaves_it_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "real.db"
+    assert CliRunner().invoke(cli, ["--db", str(db), *ISSUE]).exit_code == 0
+    before = sha(db)
+    monkeypatch.setenv("BUDGET_LEDGER_DB", str(db))  # the way it happened: the env var, no --db
+    res = CliRunner().invoke(cli, ["demo", "--force-new"])
+    assert res.exit_code == 2, res.output
+    assert "--force-new" in res.stderr and "not an untouched demo" in res.stderr
+    assert "Traceback" not in res.output
+    assert sha(db) == before
+
+
+def test_force_new_refuses_a_demo_that_something_was_added_to(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    assert CliRunner().invoke(cli, ["--db", str(db), "demo"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["--db", str(db), *ISSUE]).exit_code == 0
+    before = sha(db)
+    res = CliRunner().invoke(cli, ["--db", str(db), "demo", "--force-new"])
+    assert res.exit_code == 2 and "not an untouched demo" in res.stderr
+    assert sha(db) == before
 
 
 def test_cli_reference_covers_every_command() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.main import cli, register
@@ -196,7 +196,6 @@ def trees(draw: st.DrawFn) -> tuple[str, list[tuple[str, str, list[int]]]]:
     return "\n".join([header, *body]) + "\n", rows
 
 
-@settings(max_examples=15)
 @given(trees())
 def test_any_table_of_the_same_shape_imports_to_its_cells(tree: tuple[str, list]) -> None:
     import tempfile

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.demo import DOC, GONGGU, MINZU, YIGONG, build_demo
 from cli.main import cli, register
 from ledger.application import BudgetLedger
+from ledger.demo_data import DOC, GONGGU, MINZU, YIGONG, build_demo
 from ledger.imports import allocation_indicator_id
 from projections.updater import Projector
 

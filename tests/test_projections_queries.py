@@ -131,7 +131,9 @@ def test_trace_down_of_a_project_and_dot(books: Engine) -> None:
     assert (x1["amount"], x1["paid"]) == ("3500000.00", "200000.00")
     assert [(k["id"], k["indicator"]) for k in x1["children"]] == [("X1:P1", "C"), ("X1:P2", "L")]
     dot = to_dot(trace_down(books, "R"))
-    assert dot.startswith("digraph trace {") and '"P" -> "C" [label="4000000.00"]' in dot
+    assert dot.startswith("digraph trace {") and '"P" -> "C" [label="400.00 万元"]' in dot
+    assert "rankdir=LR;" in dot  # a wide tree reads left to right
+    assert '"R" [shape=box, label="R\\n' in dot and '\\n1,000.00 万元' in dot  # separators
     assert '"C" -> "X1@C"' in dot and "style=\"dashed\"" in dot
 
 

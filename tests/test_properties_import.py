@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.application import BudgetLedger
@@ -95,7 +95,6 @@ def ledger() -> Iterator[BudgetLedger]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@settings(max_examples=30)
 @given(tables())
 def test_a_valid_table_imports_and_balances(table: Table) -> None:
     with ledger() as app:
@@ -188,7 +187,6 @@ def corrupted(draw: st.DrawFn) -> tuple[Table, int, str, str]:
     return table, i + 2, column, value
 
 
-@settings(max_examples=40)
 @given(corrupted())
 def test_any_single_corrupted_cell_is_refused_and_nothing_written(
     case: tuple[Table, int, str, str],

@@ -56,7 +56,7 @@ def test_per_command_format_overrides_the_global_one(db: str) -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["indicator"], r["paid"], r["recovered"]) for r in rows] == [("D", "300000.00", "200000.00")]
     code, out, _ = run("--db", db, "balance", "达孜区")
-    assert code == 0 and "300000.00" in out and "┃" in out  # a rich table
+    assert code == 0 and "300,000.00" in out and "┃" in out  # a rich table, separators in amounts
 
 
 def test_progress_json(db: str) -> None:

@@ -1,0 +1,143 @@
+"""Every place the ledger reaches past `eventsourcing`'s public API, in one module.
+
+The library is pinned exactly (``eventsourcing[postgres]==9.5.6`` in pyproject.toml) because of
+what is listed here; each item says why it exists. :func:`check_library` runs when this module is
+imported — that is, when :mod:`ledger.application` is — and stops the program with a clear
+message on any other version, or when a private hook below is missing, instead of letting a
+changed library silently break the hash chain, the retry bound or the recorded-at times.
+
+1. :func:`fold` replaces ``Repository.get``'s default ``project_aggregate``: the library checks a
+   runtime Protocol with ``isinstance`` on every event, which cost a quarter of a payments import
+   (see docs/performance.md). Passed as ``projector_func=`` (a public argument); what is assumed
+   is that an event's ``mutate(aggregate)`` returns the next state.
+2. :func:`stamp_recorded_at` rewrites the *pending* events of the aggregates about to be saved
+   (``Aggregate.pending_events`` is a list the library owns; events are frozen dataclasses with a
+   ``timestamp`` field; ``Aggregate.Event.create_timestamp``), so that one save has one
+   recorded-at time and "known at T" is a whole-transaction question.
+3. The application recorders in :mod:`ledger.integrity` / :mod:`ledger.integrity_postgres`
+   override private hooks to write the hash chain in the same transaction as the events:
+   SQLite ``SQLiteApplicationRecorder._insert_events(c, stored_events, **kwargs)`` (returns the
+   notification ids) and PostgreSQL
+   ``PostgresApplicationRecorder._fetch_ids_after_insert_events(curs, stored_events, **kwargs)``
+   (runs while the library holds its EXCLUSIVE table lock). If the library stopped calling them,
+   events would be stored unchained and ``verify`` would report every one as inserted.
+4. :func:`postgres_insert_events_without_retries`: the library wraps
+   ``PostgresApplicationRecorder.insert_events`` in ``@retry(max_attempts=10, wait=0.2)``;
+   ``BudgetLedger.run`` has the one retry loop, bounded in time, so the chained recorder uses
+   the undecorated function (``functools.wraps``' ``__wrapped__``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import inspect
+from collections.abc import Iterable
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+LIBRARY = "eventsourcing"
+WRITTEN_FOR = "9.5.6"
+
+
+class LibraryMismatch(RuntimeError):
+    """The installed eventsourcing is not the one these patches were written for."""
+
+
+def _fail(what: str) -> LibraryMismatch:
+    return LibraryMismatch(
+        f"budget-ledger patches {LIBRARY} {WRITTEN_FOR} (see ledger/library_patches.py) but "
+        f"{what}; install the pinned version: pip install '{LIBRARY}[postgres]=={WRITTEN_FOR}'"
+    )
+
+
+def _calls(fn: Any, hook: str) -> bool:
+    """Does the library's ``fn`` still call ``hook``? (its source, as installed)"""
+    try:
+        return f"{hook}(" in inspect.getsource(fn)
+    except (OSError, TypeError):
+        return False
+
+
+def _has_hook(cls: type, name: str, params: tuple[str, ...]) -> bool:
+    fn = getattr(cls, name, None)
+    if fn is None:
+        return False
+    try:
+        names = tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
+    return names[: len(params)] == params
+
+
+def check_library(version: str | None = None) -> None:
+    """Raise :class:`LibraryMismatch` unless the installed library is the one patched here.
+
+    The PostgreSQL hooks are checked only when that module is importable (``psycopg`` is
+    loaded by :mod:`ledger.integrity_postgres`, for PostgreSQL stores).
+    """
+    found = version if version is not None else importlib.metadata.version(LIBRARY)
+    if found != WRITTEN_FOR:
+        raise _fail(f"{found} is installed")
+    if not callable(getattr(Aggregate.Event, "create_timestamp", None)):
+        raise _fail("Aggregate.Event.create_timestamp is gone")
+    if not dataclasses.is_dataclass(Aggregate.Event) or "timestamp" not in {
+            f.name for f in dataclasses.fields(Aggregate.Event)}:
+        raise _fail("events are no longer dataclasses with a timestamp field")
+    from eventsourcing.application import Repository
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if "projector_func" not in inspect.signature(Repository.get).parameters:
+        raise _fail("Repository.get takes no projector_func")
+    if not _has_hook(SQLiteApplicationRecorder, "_insert_events", ("self", "c", "stored_events")):
+        raise _fail("SQLiteApplicationRecorder._insert_events(c, stored_events) is gone")
+    if not _calls(SQLiteApplicationRecorder.insert_events, "self._insert_events"):
+        raise _fail("SQLiteApplicationRecorder.insert_events no longer calls _insert_events")
+
+
+def check_postgres_hooks() -> None:
+    """The PostgreSQL half of :func:`check_library` (imports the driver)."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    if not _has_hook(PostgresApplicationRecorder, "_fetch_ids_after_insert_events",
+                     ("self", "curs", "stored_events")):
+        raise _fail("PostgresApplicationRecorder._fetch_ids_after_insert_events is gone")
+    wrapped = getattr(PostgresApplicationRecorder.insert_events, "__wrapped__", None)
+    if wrapped is None:
+        raise _fail("PostgresApplicationRecorder.insert_events is no longer a @retry wrapper")
+    if not _calls(wrapped, "self._fetch_ids_after_insert_events"):
+        raise _fail("PostgresApplicationRecorder.insert_events no longer calls "
+                    "_fetch_ids_after_insert_events")
+
+
+def postgres_insert_events_without_retries() -> Any:
+    """The library's ``insert_events`` without its own ``@retry`` (item 4 above)."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    check_postgres_hooks()
+    return PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+
+
+def fold(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's project_aggregate without its per-event runtime Protocol isinstance check,
+    which cost a quarter of a payments import (item 1 above; docs/performance.md)."""
+    for ev in events:
+        aggregate = ev.mutate(aggregate)
+    return aggregate
+
+
+def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
+    """Give every event of one save the same recorded-at time, taken just before the save.
+
+    The library stamps each event when it is triggered, so a long import would carry a spread of
+    times and a ``--known-at`` moment inside it would show half a file that was not yet written.
+    One stamp per transaction makes "known at T" a whole-transaction question (item 2 above).
+    """
+    now = Aggregate.Event.create_timestamp()
+    for agg in aggregates:
+        pending = agg.pending_events
+        pending[:] = [dataclasses.replace(ev, timestamp=now) for ev in pending]  # type: ignore[type-var]
+
+
+check_library()

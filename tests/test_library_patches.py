@@ -1,0 +1,60 @@
+"""The patches on eventsourcing live in ledger/library_patches.py and refuse a library they were
+not written for, loudly, at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ledger import application, library_patches
+from ledger.library_patches import WRITTEN_FOR, LibraryMismatch, check_library
+
+
+def test_the_installed_library_is_the_pinned_one() -> None:
+    check_library()
+    library_patches.check_postgres_hooks()
+    assert WRITTEN_FOR == "9.5.6"
+
+
+def test_another_version_is_refused_naming_both_versions() -> None:
+    with pytest.raises(LibraryMismatch) as e:
+        check_library("9.6.0")
+    assert "9.6.0 is installed" in str(e.value) and "eventsourcing[postgres]==9.5.6" in str(e.value)
+
+
+def test_a_missing_private_hook_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    def insert_events(self: object, stored_events: object, **kwargs: object) -> None:
+        return None  # a library that stopped calling the hook
+
+    monkeypatch.setattr(SQLiteApplicationRecorder, "insert_events", insert_events)
+    with pytest.raises(LibraryMismatch, match="no longer calls _insert_events"):
+        check_library()
+    monkeypatch.setattr(SQLiteApplicationRecorder, "_insert_events", lambda self, cursor: None)
+    with pytest.raises(LibraryMismatch, match="_insert_events"):
+        check_library()
+
+
+def test_a_missing_retry_wrapper_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    monkeypatch.setattr(PostgresApplicationRecorder, "insert_events", lambda self, events: None)
+    with pytest.raises(LibraryMismatch, match="@retry"):
+        library_patches.check_postgres_hooks()
+
+
+def test_the_patches_are_still_importable_from_the_application() -> None:
+    assert application.fold is library_patches.fold
+    assert application.stamp_recorded_at is library_patches.stamp_recorded_at
+
+
+def test_start_up_fails_loudly_on_another_version() -> None:
+    code = ("import importlib.metadata as m; real = m.version; "
+            "m.version = lambda name: '9.9.9' if name == 'eventsourcing' else real(name); "
+            "import ledger.application")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "LibraryMismatch" in res.stderr and "9.9.9 is installed" in res.stderr
