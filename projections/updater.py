@@ -43,9 +43,10 @@ _CHUNK = 500
 
 
 class UndecodableEvent(LedgerError):
-    """A stored event the read models cannot understand (edited bytes, unknown topic)."""
+    """A stored event the read models cannot understand (edited bytes, unknown topic): the store
+    is damaged (exit 4); ``verify`` reports it as a finding."""
 
-    exit_code = 1
+    exit_code = 4
 
 
 class ReadModelsOutdated(LedgerError):
@@ -158,7 +159,8 @@ class JournalWriter:
             s["timestamp"] = fixed_utc(s["timestamp"])
             date.fromisoformat(s["effective_date"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise UndecodableEvent(f"log position {n.id}: stored event cannot be decoded ({e})") from e
+            raise UndecodableEvent(f"log position {n.id}: stored event cannot be decoded ({e}); "
+                                   "the log was altered — `budget-ledger verify` reports it") from e
         return n.id, typ, n.originator_hex, s
 
     def _resolve(self, conn: Connection, decoded: list[tuple[int, str, str, dict[str, Any]]]) -> None:

@@ -205,3 +205,29 @@ def test_rewritten_chain_is_caught_by_a_recorded_digest(ledger: BudgetLedger) ->
     assert verify_chain(ledger) == []  # consistent on its own...
     (problem,) = verify_chain(ledger, anchor=anchor)  # ...but not with the recorded digest
     assert problem.startswith(f"edited: the chain at position {anchor[0]} is ")
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xfe not json", b'{"timestamp": 1}', b"[]"])
+def test_verify_reports_an_undecodable_event_as_a_finding(any_url: str, garbage: bytes) -> None:
+    """Bytes edited into something no decoder understands: a finding, never a crash."""
+    from click.testing import CliRunner
+
+    from cli.main import cli, register
+
+    register()
+    app = BudgetLedger.open(any_url)
+    try:
+        issue(app, "R", "西藏自治区", "1000万")
+        forward(app, "R", "C", "拉萨市", "300万")
+        raw = Raw(app)
+        pos = raw.position_of("ForwardedOut")
+        raw.run("UPDATE {events} SET state = %s WHERE {pos} = %s", (garbage, pos))
+    finally:
+        app.close()
+    res = CliRunner().invoke(cli, ["--db", any_url, "verify"])
+    assert res.exit_code == 1, res.output
+    assert f"log position {pos}: stored event cannot be decoded" in res.stdout
+    assert f"edited: the event at position {pos}" in res.stdout
+    assert "Traceback" not in res.output
+    res = CliRunner().invoke(cli, ["--db", any_url, "balance"])
+    assert res.exit_code == 4 and "cannot be decoded" in res.stderr and "verify" in res.stderr
