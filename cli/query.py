@@ -65,7 +65,10 @@ def query_options(formats: tuple[str, ...] = FORMATS) -> Callable[[Any], Any]:
 
 def live_engine(ctx: Context) -> Engine:
     """The read models, caught up with the log; rebuilt first (and said so) when they were
-    written by an earlier version."""
+    written by an earlier version. A read-only store (an auditor's copy) answers from the read
+    models it holds, saying how far they lag behind its log."""
+    from sqlalchemy.exc import OperationalError
+
     from projections.updater import Projector, ReadModelsOutdated
 
     projector = Projector(ctx.app)
@@ -74,7 +77,20 @@ def live_engine(ctx: Context) -> Engine:
     except ReadModelsOutdated as e:
         click.echo(f"note: {e.args[0].split(';')[0]}; rebuilding them from the log now", err=True)
         projector.rebuild()
+    except OperationalError as e:
+        if not _read_only(e):
+            raise
+        lag = projector.lag()
+        if lag:
+            click.echo(f"note: the store is read-only and its read models are {lag:,} events "
+                       f"behind its log: these answers leave out the latest {lag:,} events "
+                       "(run `budget-ledger rebuild` on a writable copy for all of them)", err=True)
     return projector.engine
+
+
+def _read_only(error: Exception) -> bool:
+    text = str(error).lower()
+    return "readonly database" in text or "read-only transaction" in text
 
 
 def books(ctx: Context, as_of: date | None, known_at: datetime | None) -> tuple[Engine, View]:

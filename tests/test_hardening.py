@@ -80,3 +80,38 @@ def test_dates_outside_the_window_are_refused_and_nothing_written(
     assert code == 2 and words in err, err
     assert ("--date" in err) or ("--year" in err)
     assert log_head(db) == before
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        return False
+    return subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+
+
+def test_a_read_only_copy_answers_from_its_read_models_and_says_they_lag(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    assert run(db, *ISSUE, "--amount", "1万")[0] == 0
+    assert run(db, "balance")[0] == 0  # read models caught up to position 1
+    assert run(db, *ISSUE, "--amount", "2万")[0] == 0  # the log is one event ahead
+    import sqlite3
+
+    copy = tmp_path / "auditor-copy.db"  # one self-contained file, as an auditor receives it
+    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    db = copy
+    if not _immutable(db, True):
+        pytest.skip("chattr +i is not available here: cannot make a read-only store")
+    try:
+        code, out, err = run(db, "--format", "json", "balance", "测试区")
+        assert code == 0, err
+        assert "read-only" in err and "1 events behind" in err
+        assert [r["received"] for r in __import__("json").loads(out)] == ["10000.00"]
+        code, _, err = run(db, *ISSUE, "--amount", "3万")
+        assert code == 4 and "read-only" in err and "busy" not in err
+    finally:
+        _immutable(db, False)
