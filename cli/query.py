@@ -100,6 +100,22 @@ def books(ctx: Context, as_of: date | None, known_at: datetime | None) -> tuple[
     return live_engine(ctx), View(as_of=as_of, known_at=known_at)
 
 
+def known_unit(engine: Engine, unit: str, option: str) -> None:
+    """A unit the ledger has never heard of is bad input (exit 2), with suggestions; a known unit
+    with nothing in this view of the books only gets a note."""
+    from sqlalchemy import select
+
+    from ledger.errors import InputError
+    from projections.lineage import similar_units
+    from projections.tables import IndicatorRow
+
+    with engine.connect() as conn:
+        if conn.execute(select(IndicatorRow.unit).where(IndicatorRow.unit == unit)).first() is None:
+            raise InputError(f"{option}: no unit {unit!r} holds any indicator in the ledger"
+                             + similar_units(conn, unit), field=option)
+    click.echo(f"note: {unit} holds no indicator at this point in time", err=True)
+
+
 def _fmt(ctx: Context, fmt: str | None) -> str:
     return fmt or ctx.fmt
 
@@ -125,17 +141,21 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
       budget-ledger balance --by task --format json
       budget-ledger balance 拉萨市 --as-of 2025-06-30
     """
-    from projections.balances import AMOUNTS, BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals
+    from projections.balances import BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals, total_columns
     from projections.balances import balance as query
 
     engine, view = books(ctx, as_of, known_at)
     if by == "indicator":
         f = _fmt(ctx, fmt)
-        emit(query(engine, unit, year=year, task=task, view=view), f,
-             columns=TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS, title="balance (元)")
+        rows = query(engine, unit, year=year, task=task, view=view)
+        columns = TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS
     else:
-        emit(balance_totals(engine, by, unit, year=year, task=task, view=view),  # type: ignore[arg-type]
-             _fmt(ctx, fmt), columns=(by, "indicators", *AMOUNTS), title=f"balance per {by} (元)")
+        f = _fmt(ctx, fmt)
+        rows = balance_totals(engine, by, unit, year=year, task=task, view=view)  # type: ignore[arg-type]
+        columns = total_columns(by, unit)  # type: ignore[arg-type]
+    if unit is not None and not rows and year is None and task is None:
+        known_unit(engine, unit, "UNIT")
+    emit(rows, f, columns=columns, title="balance (元)" if by == "indicator" else f"balance per {by} (元)")
 
 
 # ---- progress ---------------------------------------------------------------------------------
@@ -145,10 +165,12 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
 @click.option("--unit", default=None, help="Start the hierarchy at this unit (default: the top).")
 @click.option("--by", type=click.Choice(["unit", "task", "month"]), default="unit",
               show_default=True, help="Rows per unit of the hierarchy, per task, or per month.")
+@click.option("--year", type=int, default=None, help="Only indicators of this budget year.")
+@click.option("--task", default=None, help="Only indicators of this fund task, e.g. 以工代赈任务.")
 @query_options()
 @pass_ctx
-def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: date | None,
-             known_at: datetime | None) -> None:
+def progress(ctx: Context, unit: str | None, by: str, year: int | None, task: str | None,
+             fmt: str | None, as_of: date | None, known_at: datetime | None) -> None:
     """Execution progress (支出进度): paid ÷ received, rolled up county → prefecture → region.
 
     Only payments count as spending; forwards and allocations never do. `received` is net of
@@ -163,9 +185,9 @@ def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: da
     from projections.progress import progress as query
 
     engine, view = books(ctx, as_of, known_at)
-    rows = query(engine, unit, by=by, view=view)  # type: ignore[arg-type]
-    if unit is not None and not rows:
-        click.echo(f"note: no indicator held by {unit!r} (at this point in time)", err=True)
+    rows = query(engine, unit, by=by, view=view, year=year, task=task)  # type: ignore[arg-type]
+    if unit is not None and not rows and year is None and task is None:
+        known_unit(engine, unit, "--unit")
     f = _fmt(ctx, fmt)
     if by == "unit":
         if f == "table":
@@ -185,7 +207,7 @@ UP_COLUMNS = ("hop", "branch", "id", "kind", "unit", "amount", "doc", "date", "f
 
 
 def _flatten(node: dict[str, Any], depth: int = 0, parent: str | None = None) -> Iterator[dict[str, Any]]:
-    detail = {"indicator": node.get("task"), "project": node.get("name"),
+    detail = {"unit": "", "indicator": node.get("task"), "project": node.get("name"),
               "payment": node.get("payee")}[node["kind"]]
     if node.get("reversed"):
         detail = f"{detail} (reversed {node.get('reversed_date')})"

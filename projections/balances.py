@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, case, cast, func, select
 
 from ledger.money import format_yuan
 from projections.db import Source, connected
@@ -58,6 +58,14 @@ def balance(
     ]
 
 
+def total_columns(by: TotalsBy, unit: str | None) -> tuple[str, ...]:
+    """One unit's books keep every bucket; across units received and forwarded would count the
+    same yuan once per hop (region, prefecture, county), so they give way to ``issued``."""
+    if by == "unit" or unit is not None:
+        return (by, "indicators", *AMOUNTS)
+    return (by, "indicators", "issued", "returned_to_issuer", "allocated", "paid", "available")
+
+
 def balance_totals(
     source: Source,
     by: TotalsBy,
@@ -69,21 +77,30 @@ def balance_totals(
 ) -> list[dict[str, Any]]:
     """The selected indicators' balances added up per unit, task or year.
 
-    Within one unit these are its books. Across units, ``received`` and ``forwarded`` count the
-    same yuan once at every hop (region, prefecture, county); ``allocated``, ``paid`` and
-    ``available`` add up to real totals because each yuan sits in one place.
+    Per unit these are its books. Per task or year, money is counted once, where it entered
+    the ledger: ``issued`` is what the roots received (下达), ``returned_to_issuer`` what they
+    gave back; ``allocated``, ``paid`` and ``available`` add up across levels because each yuan
+    sits in one place — so issued − returned_to_issuer = allocated + available.
     """
     q = indicator_select(view, *_filters(unit, year, task)).subquery()
     key = q.c[by]
+
+    def total(expr: Any) -> Any:
+        return cast(func.coalesce(func.sum(expr), 0), BigInteger)
+
+    root = q.c.parent_id.is_(None)
+    sums = {a: total(q.c[a]) for a in AMOUNTS}
+    sums["issued"] = total(case((root, q.c.received), else_=0))
+    sums["returned_to_issuer"] = total(case((root, q.c.recovered), else_=0))
+    columns = total_columns(by, unit)
     stmt = (
-        select(key, func.count().label("indicators"),
-               *[cast(func.coalesce(func.sum(q.c[a]), 0), BigInteger).label(a) for a in AMOUNTS])
+        select(key, func.count().label("indicators"), *[sums[c].label(c) for c in columns[2:]])
         .group_by(key)
         .order_by(key)
     )
     with connected(source) as conn:
         rows = conn.execute(stmt).mappings().all()
     return [
-        {by: r[by], "indicators": r["indicators"], **{a: format_yuan(int(r[a])) for a in AMOUNTS}}
+        {by: r[by], "indicators": r["indicators"], **{c: format_yuan(int(r[c])) for c in columns[2:]}}
         for r in rows
     ]

@@ -65,15 +65,28 @@ def _payment_node(pay: Rec, unit: str, tracking: bool | None,
 
 
 def entity_kind(conn: Connection, ident: str, view: View = LIVE) -> str:
-    """'indicator', 'project' or 'payment'; an unknown id is bad input naming the argument."""
-    for kind, table in (("indicator", IndicatorRow.__table__), ("project", ProjectRow.__table__),
-                        ("payment", PaymentRow.__table__)):
-        key = table.primary_key.columns[0]
+    """'indicator', 'project', 'payment' or 'unit' (a unit that holds indicators); anything else
+    is bad input naming the argument, with the units whose name contains it as suggestions."""
+    for kind, table, key in (("indicator", IndicatorRow.__table__, IndicatorRow.indicator_id),
+                             ("project", ProjectRow.__table__, ProjectRow.project_id),
+                             ("payment", PaymentRow.__table__, PaymentRow.payment_id)):
         if conn.execute(select(key).where(key == ident, *view.visible(table))).first() is not None:
             return kind
+    units = IndicatorRow.__table__
+    if conn.execute(select(IndicatorRow.unit).where(IndicatorRow.unit == ident,
+                                                    *view.visible(units))).first() is not None:
+        return "unit"
     when = "" if view.live else " in this view of the books (--as-of / --known-at)"
-    raise InputError(f"ID: no indicator, project or payment {ident!r} in the ledger{when}",
-                     field="ID")
+    raise InputError(f"ID: no indicator, project, payment or unit {ident!r} in the ledger{when}"
+                     + similar_units(conn, ident), field="ID")
+
+
+def similar_units(conn: Connection, name: str) -> str:
+    """'; did you mean 拉萨市?' — units whose name contains ``name`` (at most five)."""
+    pattern = "%" + name.replace("\\", "").replace("%", "").replace("_", "") + "%"
+    found = list(conn.execute(select(IndicatorRow.unit).where(IndicatorRow.unit.like(pattern))
+                              .distinct().order_by(IndicatorRow.unit).limit(5)).scalars())
+    return f"; did you mean {', '.join(found)}?" if found and name.strip() else ""
 
 
 def _one(rows: list[Rec]) -> Rec:
@@ -88,6 +101,8 @@ def trace_down(source: Source, ident: str, view: View = LIVE) -> dict[str, Any]:
             return _down_indicator(conn, ident, view)
         if kind == "project":
             return _down_project(conn, ident, view)
+        if kind == "unit":
+            return _down_unit(conn, ident, view)
         pay = _one(jn.payments(conn, view, PaymentRow.payment_id == ident))
         prj = _one(jn.projects(conn, view, ProjectRow.project_id == pay.project_id))
         ind = _one(jn.indicators(conn, view, IndicatorRow.indicator_id == pay.indicator_id))
@@ -131,6 +146,18 @@ def _down_indicator(conn: Connection, ident: str, view: View) -> dict[str, Any]:
     return build(top)
 
 
+def _down_unit(conn: Connection, unit: str, view: View) -> dict[str, Any]:
+    """A unit: one tree per indicator that brought money into its books (its own forwards to
+    itself stay inside those trees)."""
+    held = jn.indicators(conn, view, IndicatorRow.unit == unit)
+    mine = {r.indicator_id for r in held}
+    entries = [r for r in held if r.parent_id not in mine]
+    received = sum(int(r.received) - int(r.recovered) for r in entries)
+    return {"id": unit, "kind": "unit", "unit": unit, "amount": format_yuan(received),
+            "doc": None, "date": None, "tracking": None, "direct": None, "flags": [],
+            "children": [_down_indicator(conn, r.indicator_id, view) for r in entries]}
+
+
 def _down_project(conn: Connection, ident: str, view: View) -> dict[str, Any]:
     prj = _one(jn.projects(conn, view, ProjectRow.project_id == ident))
     lines = jn.lines(conn, view, JournalRow.project_id == ident)
@@ -165,6 +192,9 @@ def trace_up(source: Source, ident: str, view: View = LIVE) -> list[dict[str, An
     with connected(source) as conn:
         kind = entity_kind(conn, ident, view)
         hops: list[dict[str, Any]] = []
+        if kind == "unit":
+            raise InputError(f"ID: {ident!r} is a unit; trace --up starts at a payment, project "
+                             "or indicator (trace without --up shows a unit's money)", field="ID")
         if kind == "indicator":
             _add_chain(hops, _chain(conn, ident, view), branch=1)
             return _numbered(hops)
@@ -233,7 +263,7 @@ def to_dot(tree: dict[str, Any]) -> str:
     def wan(amount: str) -> str:
         return f"{format_wan(int(Decimal(amount) * FEN_PER_YUAN))} 万元"
 
-    shapes = {"indicator": "box", "project": "ellipse", "payment": "note"}
+    shapes = {"unit": "folder", "indicator": "box", "project": "ellipse", "payment": "note"}
     lines = ["digraph trace {", "  rankdir=LR;", '  node [fontname="Noto Sans CJK SC"];']
     seen: set[str] = set()
 

@@ -100,12 +100,12 @@ def _ind(r: Any) -> _Ind:
                 int(r.paid), r.effective_date, r.position)
 
 
-def _load(conn: Connection, unit: str | None, view: View) -> _Scope:
+def _load(conn: Connection, unit: str | None, view: View, terms: list[Any]) -> _Scope:
     inds: dict[str, _Ind] = {}
     if unit is None:
-        inds = {r.indicator_id: _ind(r) for r in indicators(conn, view)}
+        inds = {r.indicator_id: _ind(r) for r in indicators(conn, view, *terms)}
     else:  # the unit's indicators and everything forwarded from them, level by level
-        frontier = [_ind(r) for r in indicators(conn, view, IndicatorRow.unit == unit)]
+        frontier = [_ind(r) for r in indicators(conn, view, IndicatorRow.unit == unit, *terms)]
         while frontier:
             new = [i for i in frontier if i.indicator_id not in inds]
             for i in new:
@@ -123,11 +123,15 @@ def _row(unit: str, received: int, paid: int, **extra: Any) -> dict[str, Any]:
 
 
 def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit",
-             view: View = LIVE) -> list[dict[str, Any]]:
+             view: View = LIVE, year: int | None = None,
+             task: str | None = None) -> list[dict[str, Any]]:
     """Progress rows: per unit of the hierarchy (under ``unit`` when given), or for the top unit(s)
-    per task, or per month (cumulative to each month's end)."""
+    per task, or per month (cumulative to each month's end); of one budget year or task when
+    given, so two years' money never mixes in one 支出进度."""
+    terms = ([IndicatorRow.year == year] if year is not None else []) + (
+        [IndicatorRow.task == task] if task is not None else [])
     with connected(source) as conn:
-        scope = _load(conn, unit, view)
+        scope = _load(conn, unit, view, terms)
         roots = [unit] if unit is not None and unit in scope.entries else scope.roots()
         if by == "unit":
             return _by_unit(scope, roots)

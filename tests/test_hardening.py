@@ -115,3 +115,56 @@ def test_a_read_only_copy_answers_from_its_read_models_and_says_they_lag(tmp_pat
         assert code == 4 and "read-only" in err and "busy" not in err
     finally:
         _immutable(db, False)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ledger.demo_data import build_demo
+
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    app = BudgetLedger.open(str(db))
+    build_demo(app)
+    app.close()
+    return db
+
+
+def test_totals_per_year_count_each_yuan_once(demo_db: Path) -> None:
+    import json
+
+    code, out, err = run(demo_db, "--format", "json", "balance", "--by", "year")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["issued"] == "2215200000.00"  # the table's 221,520万, once — not once per level
+    assert "received" not in row and "forwarded" not in row
+    issued, returned = int(row["issued"].replace(".", "")), int(row["returned_to_issuer"].replace(".", ""))
+    held = int(row["allocated"].replace(".", "")) + int(row["available"].replace(".", ""))
+    assert issued - returned == held
+
+
+def test_progress_of_one_year_or_task(demo_db: Path) -> None:
+    import json
+
+    code, out, _ = run(demo_db, "--format", "json", "progress", "--task", "以工代赈任务")
+    assert code == 0
+    top = json.loads(out)[0]
+    assert (top["unit"], top["received"]) == ("西藏自治区", "50000000.00")
+    code, out, _ = run(demo_db, "--format", "json", "progress", "--year", "2024")
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_unknown_units_are_named_with_suggestions_and_a_unit_can_be_traced(demo_db: Path) -> None:
+    import json
+
+    code, out, err = run(demo_db, "balance", "拉萨")
+    assert code == 2 and "no unit '拉萨'" in err and "拉萨市" in err and out == ""
+    code, _, err = run(demo_db, "progress", "--unit", "拉萨")
+    assert code == 2 and "--unit" in err
+    code, _, err = run(demo_db, "balance", "拉萨市", "--as-of", "2024-01-01")
+    assert code == 0 and "holds no indicator at this point in time" in err
+    code, out, err = run(demo_db, "--format", "json", "trace", "堆龙德庆区")
+    assert code == 0, err
+    tree = json.loads(out)
+    assert (tree["kind"], tree["amount"]) == ("unit", "33090000.00")  # the table's 3,309万
+    assert {c["kind"] for c in tree["children"]} == {"indicator"}
+    code, _, err = run(demo_db, "trace", "堆龙德庆区", "--up")
+    assert code == 2 and "is a unit" in err
