@@ -268,6 +268,13 @@ def trace(ctx: Context, ident: str, up: bool, fmt: str | None, as_of: date | Non
 # ---- history and log --------------------------------------------------------------------------
 
 
+def _stored_fields(ctx: Context, engine: Engine) -> Any:
+    """Each event's own fields, read from the event store by position."""
+    from projections.updater import Projector
+
+    return Projector(ctx.app, engine).states
+
+
 def _events(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
     from projections.history import EVENT_COLUMNS, detail
 
@@ -295,7 +302,7 @@ def history(ctx: Context, ident: str, fmt: str | None, as_of: date | None,
     from projections.history import history as query
 
     engine, view = books(ctx, as_of, known_at)
-    rows = query(engine, ident, view)
+    rows = query(engine, ident, view, fields=_stored_fields(ctx, engine))
     if not rows and as_of is None and known_at is None:
         raise InputError(f"ID: no event touched {ident!r}", field="ID")
     _events(rows, _fmt(ctx, fmt), f"history {ident}")
@@ -332,7 +339,7 @@ def log(ctx: Context, after: int, limit: int | None, digest: bool, fmt: str | No
     from projections.history import log as query
 
     engine, view = books(ctx, as_of, known_at)
-    _events(query(engine, after, limit, view), f, "log")
+    _events(query(engine, after, limit, view, fields=_stored_fields(ctx, engine)), f, "log")
 
 
 # ---- verify -----------------------------------------------------------------------------------

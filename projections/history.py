@@ -1,4 +1,6 @@
-"""History of an entity and the raw log, read from ``rm_events`` / ``rm_event_entities``.
+"""History of an entity and the raw log: ``rm_events`` finds the events (by entity, position and
+both dates); their own fields come from the event store itself (``Fields``), so what is shown is
+the very bytes the hash chain covers.
 
 Each event comes out with its common fields (position, recorded time, effective date, type,
 actor, entity, document, amount) followed by its own fields; amounts are 元 strings.
@@ -6,15 +8,18 @@ actor, entity, document, amount) followed by its own fields; amounts are 元 str
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ledger.money import format_yuan
 from projections.db import Source, connected
 from projections.journal import LIVE, View
-from projections.tables import EventEntityRow, EventRow
-from projections.updater import decode_state
+from projections.tables import EventRow
+
+Fields = Callable[[Sequence[int]], dict[int, dict[str, Any]]]
+"""Positions → the stored fields of those events (``Projector.states``)."""
 
 EVENT_COLUMNS = ("position", "recorded_at", "effective_date", "type", "actor", "entity", "doc",
                  "amount", "detail")
@@ -23,9 +28,8 @@ _COMMON = {"effective_date", "actor", "doc", "amount", "timestamp", "originator_
 Rec = Any  # a Core row: the table's columns as attributes (not an ORM instance)
 
 
-def event_dict(r: Rec) -> dict[str, Any]:
-    payload = decode_state(r.payload)
-    own = {k: v for k, v in payload.items() if k not in _COMMON}
+def event_dict(r: Rec, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    own = {k: v for k, v in (fields or {}).items() if k not in _COMMON}
     return {
         "position": r.position,
         "recorded_at": r.recorded_at,
@@ -45,24 +49,30 @@ def detail(ev: dict[str, Any]) -> str:
                      if k not in EVENT_COLUMNS and v not in (None, "", False))
 
 
-def history(source: Source, entity: str, view: View = LIVE) -> list[dict[str, Any]]:
+def _dicts(rows: list[Rec], fields: Fields | None) -> list[dict[str, Any]]:
+    stored = fields([r.position for r in rows]) if fields and rows else {}
+    return [event_dict(r, stored.get(r.position)) for r in rows]
+
+
+def history(source: Source, entity: str, view: View = LIVE,
+            fields: Fields | None = None) -> list[dict[str, Any]]:
     """Every event that touched ``entity`` (indicator, project or payment id), in log order."""
     stmt = (
         select(EventRow)
-        .join(EventEntityRow, EventEntityRow.position == EventRow.position)
-        .where(EventEntityRow.entity == entity, *view.visible(EventRow.__table__))
+        .where(or_(EventRow.entity == entity, EventRow.other == entity, EventRow.third == entity),
+               *view.visible(EventRow.__table__))
         .order_by(EventRow.position)
     )
     with connected(source) as conn:
-        return [event_dict(r) for r in conn.execute(stmt)]
+        return _dicts(list(conn.execute(stmt)), fields)
 
 
-def log(source: Source, after: int = 0, limit: int | None = None,
-        view: View = LIVE) -> list[dict[str, Any]]:
+def log(source: Source, after: int = 0, limit: int | None = None, view: View = LIVE,
+        fields: Fields | None = None) -> list[dict[str, Any]]:
     """The log in order, from the event after position ``after``; at most ``limit`` events."""
     stmt = (select(EventRow).where(EventRow.position > after, *view.visible(EventRow.__table__))
             .order_by(EventRow.position))
     if limit is not None:
         stmt = stmt.limit(limit)
     with connected(source) as conn:
-        return [event_dict(r) for r in conn.execute(stmt)]
+        return _dicts(list(conn.execute(stmt)), fields)

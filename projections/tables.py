@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 1: balance columns updated in place; 2: the bitemporal journal
+SCHEMA_VERSION = 3  # 1: balances updated in place; 2: the journal; 3: compact rm_events
 
 
 class Base(DeclarativeBase):
@@ -146,7 +146,10 @@ class RenameRow(Base):
 
 
 class EventRow(Base):
-    """The log, readable: one row per event with its common fields and its stored state (JSON)."""
+    """The log, indexed: one row per event with its common fields and up to three entities it
+    touched (a forward: parent and child; a payment: project, indicator and the payment). The
+    event's own fields are read from the event store itself when shown (``history``, ``log``),
+    so what is shown is exactly what the hash chain covers."""
 
     __tablename__ = "rm_events"
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -155,18 +158,10 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     entity: Mapped[str] = mapped_column(String(140))
+    other: Mapped[str | None] = mapped_column(String(140))
+    third: Mapped[str | None] = mapped_column(String(140))
     doc: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[int | None] = mapped_column(BigInteger)
-    payload: Mapped[str] = mapped_column(Text)
-
-
-class EventEntityRow(Base):
-    """Every entity an event touched (a forward touches parent and child; a payment its project,
-    indicator and itself) — the index behind ``history ID``."""
-
-    __tablename__ = "rm_event_entities"
-    entity: Mapped[str] = mapped_column(String(140), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 # Secondary indexes, named, so a bulk rebuild can drop them and build them once at the end.
@@ -187,6 +182,9 @@ INDEXES = [
     Index("ix_rm_progress_project", ProgressReportRow.project_id),
     Index("ix_rm_renames_project", RenameRow.project_id),
     Index("ix_rm_events_type", EventRow.type),
+    Index("ix_rm_events_entity", EventRow.entity),
+    Index("ix_rm_events_other", EventRow.other),
+    Index("ix_rm_events_third", EventRow.third),
 ]
 
 ALL_TABLES = list(Base.metadata.sorted_tables)

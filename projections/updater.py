@@ -128,13 +128,9 @@ class JournalWriter:
         for pos, typ, origin, s in decoded:
             if not sqlite:
                 s["effective_date"] = date.fromisoformat(s["effective_date"])
-            entities = _HANDLERS[typ](self, rows, pos, typ, origin, s)
-            rows["rm_events"].append((
-                pos, s["timestamp"], s["effective_date"], typ, s["actor"], entities[0],
-                s.get("doc"), s.get("amount"), s["_state"],
-            ))
-            for e in dict.fromkeys(x for x in entities if x):
-                rows["rm_event_entities"].append((e, pos))
+            entity, other, third = (*_HANDLERS[typ](self, rows, pos, typ, origin, s), None, None)[:3]
+            rows["rm_events"].append((pos, s["timestamp"], s["effective_date"], typ, s["actor"],
+                                      entity, other, third, s.get("doc"), s.get("amount")))
         mark = "?" if sqlite else "%s"
         for name, batch in rows.items():
             if batch:
@@ -155,7 +151,6 @@ class JournalWriter:
             for key in _TRANSCODED:
                 if key in s:
                     s[key] = s[key]["_data_"]
-            s["_state"] = state
             s["timestamp"] = fixed_utc(s["timestamp"])
             date.fromisoformat(s["effective_date"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
@@ -339,15 +334,33 @@ class Projector:
         with self.engine.connect() as conn:
             return read_position(conn)
 
-    def read(self, after: int, limit: int, stop: int | None = None) -> list[StoredEvent]:
-        """The next stored events, on the event store's own connection pool (a read)."""
+    def _store_table(self) -> tuple[bool, str]:
+        """(sqlite?, the event table's name as the library's own SQL qualifies it)."""
         recorder: Any = self.app.recorder
         sqlite = self.app.config.kind == "sqlite"
         table = recorder.events_table_name
-        if not sqlite:  # the library qualifies its table with the store's schema; so must we
+        if not sqlite:
             table = f'"{recorder.datastore.schema}"."{table}"'
-        with recorder.datastore.transaction(commit=False) as curs:
+        return sqlite, table
+
+    def read(self, after: int, limit: int, stop: int | None = None) -> list[StoredEvent]:
+        """The next stored events, on the event store's own connection pool (a read)."""
+        sqlite, table = self._store_table()
+        with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             return read_log(curs, sqlite, table, after, limit, stop)
+
+    def states(self, positions: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The stored fields of the events at ``positions`` (for ``history`` and ``log``)."""
+        sqlite, table = self._store_table()
+        pos = "rowid" if sqlite else "notification_id"
+        out: dict[int, dict[str, Any]] = {}
+        with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            for i in range(0, len(positions), _CHUNK):
+                chunk = ", ".join(str(int(p)) for p in positions[i : i + _CHUNK])
+                curs.execute(f"SELECT {pos} AS pos, state FROM {table} WHERE {pos} IN ({chunk})")
+                for r in curs.fetchall():
+                    out[int(r["pos"])] = decode_state(bytes(r["state"]))
+        return out
 
     def lag(self) -> int:
         """How many log positions the read models are behind."""

@@ -15,8 +15,7 @@ Dump = dict[str, list[Any]]  # table name → rows (tuple-like, with attribute a
 
 
 def _select_all(table: Any, ignore_recorded_at: bool) -> str:
-    # the payload is the stored state, which holds the recording time too
-    skip = {"recorded_at", "payload"} if ignore_recorded_at else set()
+    skip = {"recorded_at"} if ignore_recorded_at else set()
     cols = [c.name for c in table.columns if c.name not in skip]
     keys = ", ".join(c.name for c in table.primary_key.columns)
     return f"SELECT {', '.join(cols)} FROM {table.name} ORDER BY {keys}"

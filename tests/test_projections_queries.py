@@ -161,8 +161,8 @@ def test_unknown_ids_are_input_errors(books: Engine) -> None:
         trace_up(books, "X1:P9")
 
 
-def test_history_of_a_payment_and_an_indicator(books: Engine) -> None:
-    rows = history(books, "X1:P1")
+def test_history_of_a_payment_and_an_indicator(app: BudgetLedger, books: Engine) -> None:
+    rows = history(books, "X1:P1", fields=Projector(app, books).states)
     assert [(r["type"], r["amount"], r["effective_date"]) for r in rows] == [
         ("Project.PaymentMade", "1000000.00", "2025-03-01"),
         ("Project.PaymentReversed", "1000000.00", "2025-04-01")]

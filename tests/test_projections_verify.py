@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from ledger.application import BudgetLedger
-from projections.tables import EventEntityRow, JournalRow, PaymentRow
+from projections.tables import EventRow, JournalRow, PaymentRow
 from projections.updater import Projector
 from projections.verify import verify_projections
 from tests.projections_scenario import build_scenario
@@ -38,11 +40,12 @@ def test_missing_extra_and_composite_key_rows_are_named(app: BudgetLedger, live:
     with live.begin() as conn:
         conn.execute(delete(PaymentRow).where(PaymentRow.payment_id == "Y:P1"))
         conn.execute(delete(JournalRow).where(JournalRow.payment_id == "Y:P1"))
-        conn.execute(insert(EventEntityRow).values(entity="ghost", position=3))
+        conn.execute(insert(EventRow).values(position=10**6, recorded_at="x", type="Ghost", actor="x",
+                                             effective_date=date(2025, 1, 1), entity="ghost"))
     problems = verify_projections(app, live)
     assert "rm_payments[Y:P1]: missing from the live table" in problems
     assert any(p.startswith("rm_journal[") and p.endswith("missing from the live table") for p in problems)
-    assert "rm_event_entities[ghost, 3]: in the live table but not in the log" in problems
+    assert "rm_events[1000000]: in the live table but not in the log" in problems
     assert len(problems) == 3
 
 
