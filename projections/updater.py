@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateTable
@@ -76,8 +75,7 @@ def decode_state(state: bytes | str) -> dict[str, Any]:
 _TRANSCODED = ("timestamp", "effective_date", "percent")  # the only non-JSON types our events use
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
     """One row of the event store's table, as read for the read models (no domain object)."""
 
     id: int
