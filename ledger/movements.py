@@ -14,6 +14,15 @@ Buckets of an indicator (all in 分):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+from ledger.indicator import Indicator as _Indicator
+from ledger.project import Project as _Project
+from ledger.topics import event_name
+
+# the @event classes are made at run time, unseen by mypy: a renamed one fails at import
+Indicator: Any = _Indicator
+Project: Any = _Project
 
 BUCKETS = ("received", "forwarded", "allocated", "recovered", "paid")
 
@@ -24,15 +33,15 @@ AVAILABLE_SIGNS: dict[str, int] = {"received": +1, "forwarded": -1, "allocated":
 # indicator. Project.FundingAllocated / FundingReleased mirror Indicator.AllocatedToProject /
 # Deallocated (one command writes both) and are not counted twice.
 MOVES: dict[str, tuple[str, int]] = {
-    "Indicator.Issued": ("received", +1),
-    "Indicator.Received": ("received", +1),
-    "Indicator.ForwardedOut": ("forwarded", +1),
-    "Indicator.RecoveryReceived": ("forwarded", -1),
-    "Indicator.AllocatedToProject": ("allocated", +1),
-    "Indicator.Deallocated": ("allocated", -1),
-    "Indicator.Recovered": ("recovered", +1),
-    "Project.PaymentMade": ("paid", +1),
-    "Project.PaymentReversed": ("paid", -1),
+    event_name(Indicator.Issued): ("received", +1),
+    event_name(Indicator.Received): ("received", +1),
+    event_name(Indicator.ForwardedOut): ("forwarded", +1),
+    event_name(Indicator.RecoveryReceived): ("forwarded", -1),
+    event_name(Indicator.AllocatedToProject): ("allocated", +1),
+    event_name(Indicator.Deallocated): ("allocated", -1),
+    event_name(Indicator.Recovered): ("recovered", +1),
+    event_name(Project.PaymentMade): ("paid", +1),
+    event_name(Project.PaymentReversed): ("paid", -1),
 }
 
 

@@ -9,3 +9,9 @@ PREFIX = "budget_ledger"
 
 def topic(name: str) -> str:
     return f"{PREFIX}.{name}"
+
+
+def event_name(event_class: type) -> str:
+    """'Indicator.ForwardedOut': an event class's topic without the prefix, the name the read
+    models and docs use. Tables keyed through this name a class, so renaming one breaks loudly."""
+    return str(event_class.TOPIC).removeprefix(PREFIX + ".")  # type: ignore[attr-defined]

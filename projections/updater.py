@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateTable
 
 from ledger.errors import LedgerError
-from ledger.movements import MOVES
+from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
+from ledger.topics import event_name
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
@@ -212,13 +213,13 @@ class JournalWriter:
         rows["rm_payments"].append((pid, prj, s["indicator_id"], s["amount"], s["payee"],
                                     s["payee_kind"], s.get("voucher"), s["labour"],
                                     s["effective_date"], s["timestamp"], pos))
-        self.journal(rows, pos, "Project.PaymentMade", s, s["indicator_id"], prj, pid)
+        self.journal(rows, pos, PAID, s, s["indicator_id"], prj, pid)
         return [prj, s["indicator_id"], pid]
 
     def reversal(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
         prj, pid = self.ids[origin], s["payment_id"]
         rows["rm_reversals"].append((pid, s["reason"], s["effective_date"], s["timestamp"], pos))
-        self.journal(rows, pos, "Project.PaymentReversed", s, s["indicator_id"], prj, pid)
+        self.journal(rows, pos, REVERSED, s, s["indicator_id"], prj, pid)
         return [prj, s["indicator_id"], pid]
 
     def progress(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
@@ -234,29 +235,30 @@ class JournalWriter:
         return [prj]
 
 
-_CREATIONS = {"Indicator.Issued", "Indicator.Received", "Project.Registered"}
+E = event_name
+PAID, REVERSED = E(Project.PaymentMade), E(Project.PaymentReversed)
+_CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Project.Registered)}
 _OTHER = {  # the counterparty an indicator movement names
-    "Indicator.ForwardedOut": "child_id",
-    "Indicator.RecoveryReceived": "child_id",
-    "Indicator.AllocatedToProject": "project_id",
-    "Indicator.Deallocated": "project_id",
-    "Indicator.Recovered": "returned_to",
+    E(Indicator.ForwardedOut): "child_id",
+    E(Indicator.RecoveryReceived): "child_id",
+    E(Indicator.AllocatedToProject): "project_id",
+    E(Indicator.Deallocated): "project_id",
+    E(Indicator.Recovered): "returned_to",
 }
 
-
+# event (by class) → the writer's handler; an event class renamed or removed fails here
 _HANDLERS: dict[str, Callable[..., list[str]]] = {
-    "Indicator.Issued": JournalWriter.indicator_created,
-    "Indicator.Received": JournalWriter.indicator_created,
+    E(Indicator.Issued): JournalWriter.indicator_created,
+    E(Indicator.Received): JournalWriter.indicator_created,
     **{typ: JournalWriter.indicator_move for typ in _OTHER},
-    "Project.Registered": JournalWriter.project_registered,
-    "Project.FundingAllocated": JournalWriter.funding,
-    "Project.FundingReleased": JournalWriter.funding,
-    "Project.PaymentMade": JournalWriter.payment,
-    "Project.PaymentReversed": JournalWriter.reversal,
-    "Project.ProgressReported": JournalWriter.progress,
-    "Project.Renamed": JournalWriter.renamed,
+    E(Project.Registered): JournalWriter.project_registered,
+    E(Project.FundingAllocated): JournalWriter.funding,
+    E(Project.FundingReleased): JournalWriter.funding,
+    E(Project.PaymentMade): JournalWriter.payment,
+    E(Project.PaymentReversed): JournalWriter.reversal,
+    E(Project.ProgressReported): JournalWriter.progress,
+    E(Project.Renamed): JournalWriter.renamed,
 }
-
 
 # ---- schema and position ------------------------------------------------------------------------
 

@@ -21,8 +21,6 @@ from projections.audit.base import Books, Finding, finding, pct, yuan
 from projections.audit.config import PaymentAheadConfig
 
 RULE_ID = "payment-ahead-of-progress"
-_TYPES = ("Project.FundingAllocated", "Project.FundingReleased", "Project.PaymentMade",
-          "Project.ProgressReported")
 
 
 @dataclass
