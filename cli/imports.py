@@ -7,6 +7,7 @@ and prints what was imported. Column formats: docs/imports.md.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,9 @@ def progress_bar(rows: int, quiet: bool) -> Iterator[ProgressFactory | None]:
     if quiet or rows <= PROGRESS_THRESHOLD:
         yield None
         return
+    if not sys.stderr.isatty():  # a log file or a pipe: a plain line at every tenth, not a bar
+        yield _progress_lines
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -50,6 +54,21 @@ def progress_bar(rows: int, quiet: bool) -> Iterator[ProgressFactory | None]:
             return lambda n: bar.advance(task, n)
 
         yield factory
+
+
+def _progress_lines(label: str, total: int) -> Callable[[int], None]:
+    done = 0
+    said = 0
+
+    def advance(n: int) -> None:
+        nonlocal done, said
+        done += n
+        tenth = done * 10 // max(total, 1)
+        if tenth > said:
+            said = tenth
+            click.echo(f"{label}: {done:,} of {total:,} ({tenth * 10}%)", err=True)
+
+    return advance
 
 
 def report(ctx: Context, result: ImportResult, quiet: bool) -> None:

@@ -168,3 +168,15 @@ def test_unknown_units_are_named_with_suggestions_and_a_unit_can_be_traced(demo_
     assert {c["kind"] for c in tree["children"]} == {"indicator"}
     code, _, err = run(demo_db, "trace", "堆龙德庆区", "--up")
     assert code == 2 and "is a unit" in err
+
+
+def test_a_big_import_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    rows = ["from,to,以工代赈任务,note", *[f"省,县{i:04d},1," for i in range(1500)]]
+    src = tmp_path / "big.csv"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = run(db, "import", "allocations", str(src), "--doc", "测〔2025〕9号", "--date",
+                         "2025-01-05", "--year", "2025", "--source", "provincial")
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "(100%)" in ln or "(50%)" in ln]
+    assert len(lines) >= 2 and all(" of " in ln for ln in lines), err
