@@ -15,16 +15,19 @@ object per event) and inserts rows in bulk. That is what makes catch-up and rebu
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
 from ledger.errors import LedgerError
 from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
 from ledger.topics import event_name
+from projections import sql_fast_path
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
@@ -86,14 +89,15 @@ class StoredEvent(NamedTuple):
 
 
 def read_log(curs: Any, sqlite: bool, table: str, after: int, limit: int,
-             stop: int | None = None) -> list[StoredEvent]:
+             stop: int | None = None, skip_topic: str | None = None) -> list[StoredEvent]:
     """Stored events after position ``after``, straight from the library's table on one of its
     own cursors. The library's ``select_notifications`` builds a UUID object per row, a fifth of
     a rebuild; the read models need the hex only. Same table, same order, same positions."""
     pos = "rowid" if sqlite else "notification_id"
     upper = f" AND {pos} <= {int(stop)}" if stop is not None else ""
+    skip = f" AND topic != '{skip_topic}'" if skip_topic else ""
     curs.execute(f"SELECT {pos} AS pos, originator_id, topic, state FROM {table} "
-                 f"WHERE {pos} > {int(after)}{upper} ORDER BY {pos} LIMIT {int(limit)}")
+                 f"WHERE {pos} > {int(after)}{upper}{skip} ORDER BY {pos} LIMIT {int(limit)}")
     rows = curs.fetchall()
     if sqlite:
         return [StoredEvent(r["pos"], r["originator_id"], r["topic"], r["state"]) for r in rows]
@@ -343,11 +347,54 @@ class Projector:
             table = f'"{recorder.datastore.schema}"."{table}"'
         return sqlite, table
 
-    def read(self, after: int, limit: int, stop: int | None = None) -> list[StoredEvent]:
+    def read(self, after: int, limit: int, stop: int | None = None,
+             skip_topic: str | None = None) -> list[StoredEvent]:
         """The next stored events, on the event store's own connection pool (a read)."""
         sqlite, table = self._store_table()
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
-            return read_log(curs, sqlite, table, after, limit, stop)
+            return read_log(curs, sqlite, table, after, limit, stop, skip_topic)
+
+    def _same_sqlite_file(self) -> bool:
+        """The read models live in the event store's own SQLite file (not a scratch database)."""
+        path = self.app.config.sqlite_path
+        db = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        return bool(path and db) and os.path.realpath(str(db)) == os.path.realpath(str(path))
+
+    def next_range(self, after: int, batch: int, stop: int | None = None) -> int | None:
+        """The position that ends the next batch of ``batch`` events after ``after`` (None: none)."""
+        sqlite, table = self._store_table()
+        pos = "rowid" if sqlite else "notification_id"
+        with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(f"SELECT {pos} AS pos FROM {table} WHERE {pos} > {int(after)} "
+                         f"ORDER BY {pos} LIMIT 1 OFFSET {int(batch) - 1}")
+            row = curs.fetchone()
+            if row is None:
+                curs.execute(f"SELECT max({pos}) AS pos FROM {table} WHERE {pos} > {int(after)}")
+                row = curs.fetchone()
+        hi = None if row is None or row["pos"] is None else int(row["pos"])
+        if hi is not None and stop is not None:
+            hi = min(hi, stop)
+        return None if hi is None or hi <= after else hi
+
+    def apply_range(self, conn: Connection, after: int, upto: int) -> int:
+        """Apply the events at positions (after, upto]; returns how many.
+
+        In the store's own SQLite file payments go through SQL (``projections/sql_fast_path``)
+        and every other event through the writer; elsewhere every event through the writer."""
+        if not self._same_sqlite_file():
+            notes = self.read(after, upto - after, stop=upto)
+            self.writer.apply(conn, notes)
+            return len(notes)
+        notes = self.read(after, upto - after, stop=upto, skip_topic=sql_fast_path.PAYMENT_TOPIC)
+        self.writer.apply(conn, notes)
+        _sqlite, table = self._store_table()
+        try:
+            paid = sql_fast_path.payments(conn, table, after, upto)
+        except (ValueError, DBAPIError):  # let the writer decode them one by one, and name the bad one
+            every = self.read(after, upto - after, stop=upto)
+            self.writer.apply(conn, [n for n in every if n.topic == sql_fast_path.PAYMENT_TOPIC])
+            paid = len(every) - len(notes)
+        return len(notes) + paid
 
     def states(self, positions: Sequence[int]) -> dict[int, dict[str, Any]]:
         """The stored fields of the events at ``positions`` (for ``history`` and ``log``)."""
@@ -373,22 +420,22 @@ class Projector:
         while max_events is None or applied < max_events:
             limit = self.batch_size if max_events is None else min(self.batch_size, max_events - applied)
             start = self.position()
-            notes = self.read(start, limit)
-            if not notes:
+            upto = self.next_range(start, limit)
+            if upto is None:
                 break
             with self.engine.begin() as conn:
                 moved = conn.execute(
                     update(Position)
                     .where(Position.name == POSITION_NAME, Position.position == start)
-                    .values(position=notes[-1].id)
+                    .values(position=upto)
                 ).rowcount
                 if moved != 1:  # another updater applied this batch first; start again from its position
                     conn.rollback()
                     continue
-                self.writer.apply(conn, notes)
-            applied += len(notes)
+                count = self.apply_range(conn, start, upto)
+            applied += count
             if on_batch:
-                on_batch(len(notes))
+                on_batch(count)
         return applied
 
     def rebuild(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 10_000,
@@ -402,15 +449,15 @@ class Projector:
             drop_schema(conn)
             create_schema(conn, indexes=False)
             start = 0
-            while until_position is None or start < until_position:
-                notes = self.read(start, batch_size, stop=until_position)
-                if not notes:
+            while True:
+                upto = self.next_range(start, batch_size, stop=until_position)
+                if upto is None:
                     break
-                self.writer.apply(conn, notes)
-                start = notes[-1].id
-                applied += len(notes)
+                count = self.apply_range(conn, start, upto)
+                start = upto
+                applied += count
                 if on_batch:
-                    on_batch(len(notes))
+                    on_batch(count)
             for ix in INDEXES:
                 ix.create(conn)
             conn.execute(update(Position).where(Position.name == POSITION_NAME).values(position=start))

@@ -231,3 +231,25 @@ def test_verify_reports_an_undecodable_event_as_a_finding(any_url: str, garbage:
     assert "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["--db", any_url, "balance"])
     assert res.exit_code == 4 and "cannot be decoded" in res.stderr and "verify" in res.stderr
+
+
+@pytest.mark.parametrize("garbage", [b"\xff not json", b'{"timestamp": 1}'])
+def test_an_undecodable_payment_is_named_on_the_sql_path_too(db_url: str, garbage: bytes) -> None:
+    """Payments are decoded by SQLite's JSON functions when the read models share its file; a
+    damaged one still ends in the same clear error, naming its position."""
+    from projections.updater import Projector, UndecodableEvent
+
+    app = BudgetLedger.open(db_url)
+    try:
+        issue(app, "R", "西藏自治区", "1000万")
+        forward(app, "R", "C", "拉萨市", "300万")
+        project(app, "P1", "拉萨市")
+        allocate(app, "C", "P1", "100万")
+        pay(app, "P1", "10万")
+        raw = Raw(app)
+        pos = raw.position_of("PaymentMade")
+        raw.run("UPDATE {events} SET state = %s WHERE {pos} = %s", (garbage, pos))
+        with pytest.raises(UndecodableEvent, match=f"log position {pos}"):
+            Projector(app).catch_up()
+    finally:
+        app.close()
