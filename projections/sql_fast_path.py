@@ -18,7 +18,7 @@ PAYMENT_TOPIC = str(Project.PaymentMade.TOPIC)
 PAYMENT = event_name(Project.PaymentMade)
 
 _FIELDS = """
-    rowid AS position, originator_id AS origin,
+    e.rowid AS position, pr.project_id AS project_id,
     json_extract(state, '$.payment_id') AS payment_id,
     json_extract(state, '$.indicator_id') AS indicator_id,
     json_extract(state, '$.amount') AS amount,
@@ -44,31 +44,31 @@ def payments(conn: Connection, table: str, after: int, upto: int) -> int:
     the read models do not know — the caller then lets the Python writer name the event."""
     conn.exec_driver_sql("DROP TABLE IF EXISTS temp._pay")
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE _pay AS SELECT {_FIELDS} FROM {table} "
-        f"WHERE rowid > {int(after)} AND rowid <= {int(upto)} AND topic = '{PAYMENT_TOPIC}'")
+        f"CREATE TEMP TABLE _pay AS SELECT {_FIELDS} FROM {table} e "
+        "LEFT JOIN rm_projects pr ON pr.uuid = e.originator_id "
+        f"WHERE e.rowid > {int(after)} AND e.rowid <= {int(upto)} AND e.topic = '{PAYMENT_TOPIC}'")
     n, bad = conn.exec_driver_sql(
         "SELECT count(*), sum(CASE WHEN p.payment_id IS NULL OR p.indicator_id IS NULL "
         "OR typeof(p.amount) != 'integer' OR p.effective_date IS NULL OR p.ts IS NULL "
-        "OR pr.project_id IS NULL THEN 1 ELSE 0 END) "
-        "FROM temp._pay p LEFT JOIN rm_projects pr ON pr.uuid = p.origin").one()
+        "OR p.project_id IS NULL THEN 1 ELSE 0 END) FROM temp._pay p").one()
     if bad:
         raise ValueError("a stored payment is not what the read models expect")
     if not n:
         return 0
-    join = "FROM temp._pay p JOIN rm_projects pr ON pr.uuid = p.origin"
+    join = "FROM temp._pay p"
     conn.exec_driver_sql(
         "INSERT INTO rm_events (position, recorded_at, effective_date, type, actor, entity, other, "
         f"third, doc, amount) SELECT p.position, {_RECORDED_AT}, p.effective_date, "
-        f"'{PAYMENT}', p.actor, pr.project_id, p.indicator_id, p.payment_id, p.doc, "
+        f"'{PAYMENT}', p.actor, p.project_id, p.indicator_id, p.payment_id, p.doc, "
         f"p.amount {join}")
     conn.exec_driver_sql(
         "INSERT INTO rm_payments (payment_id, project_id, indicator_id, amount, payee, payee_kind, "
         "voucher, labour, effective_date, recorded_at, position) SELECT p.payment_id, "
-        "pr.project_id, p.indicator_id, p.amount, p.payee, p.payee_kind, p.voucher, p.labour, "
+        "p.project_id, p.indicator_id, p.amount, p.payee, p.payee_kind, p.voucher, p.labour, "
         f"p.effective_date, {_RECORDED_AT}, p.position {join}")
     conn.exec_driver_sql(
         "INSERT INTO rm_journal (position, indicator_id, project_id, payment_id, bucket, amount, "
-        "effective_date, recorded_at) SELECT p.position, p.indicator_id, pr.project_id, "
+        "effective_date, recorded_at) SELECT p.position, p.indicator_id, p.project_id, "
         f"p.payment_id, 'paid', p.amount, p.effective_date, {_RECORDED_AT} {join}")
     conn.exec_driver_sql("DROP TABLE temp._pay")
     return int(n)

@@ -22,7 +22,13 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3  # 1: balances updated in place; 2: the journal; 3: compact rm_events
+SCHEMA_VERSION = 4  # 1: balances in place; 2: the journal; 3: compact rm_events; 4: SQLite keys
+
+# A log position as a key: on SQLite an INTEGER PRIMARY KEY is the row id itself (one B-tree, not a
+# table plus a unique index); elsewhere a BIGINT.
+PositionKey = BigInteger().with_variant(Integer(), "sqlite")
+# Tables keyed by a text id keep their rows in that key's B-tree on SQLite (no hidden row id).
+TEXT_KEYED = {"sqlite_with_rowid": False}
 
 
 class Base(DeclarativeBase):
@@ -49,7 +55,7 @@ class JournalRow(Base):
     """One movement of money (分录). ``bucket`` is one of ``ledger.movements.BUCKETS``."""
 
     __tablename__ = "rm_journal"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
     indicator_id: Mapped[str] = mapped_column(String(120))
     project_id: Mapped[str | None] = mapped_column(String(120))
     payment_id: Mapped[str | None] = mapped_column(String(140))
@@ -63,6 +69,7 @@ class IndicatorRow(Base):
     """A budget indicator's terms, valid from its creation (they never change afterwards)."""
 
     __tablename__ = "rm_indicators"
+    __table_args__ = TEXT_KEYED
     indicator_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     uuid: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(200))
@@ -86,6 +93,7 @@ class ProjectRow(Base):
     """A project as registered; its name as of a day comes from ``rm_renames``."""
 
     __tablename__ = "rm_projects"
+    __table_args__ = TEXT_KEYED
     project_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     uuid: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(200))
@@ -101,6 +109,7 @@ class PaymentRow(Base):
     """A payment as made; whether it is reversed as of a day comes from ``rm_reversals``."""
 
     __tablename__ = "rm_payments"
+    __table_args__ = TEXT_KEYED
     payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(120))
     indicator_id: Mapped[str] = mapped_column(String(120))
@@ -118,6 +127,7 @@ class ReversalRow(Base):
     """A payment's reversal (冲销): a compensating entry, valid from its own date."""
 
     __tablename__ = "rm_reversals"
+    __table_args__ = TEXT_KEYED
     payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
     reason: Mapped[str] = mapped_column(String(500))
     effective_date: Mapped[date] = mapped_column(Date)
@@ -127,7 +137,7 @@ class ReversalRow(Base):
 
 class ProgressReportRow(Base):
     __tablename__ = "rm_progress_reports"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
     project_id: Mapped[str] = mapped_column(String(120))
     percent: Mapped[str] = mapped_column(String(8))
     effective_date: Mapped[date] = mapped_column(Date)
@@ -136,7 +146,7 @@ class ProgressReportRow(Base):
 
 class RenameRow(Base):
     __tablename__ = "rm_renames"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
     project_id: Mapped[str] = mapped_column(String(120))
     old_name: Mapped[str] = mapped_column(String(500))
     new_name: Mapped[str] = mapped_column(String(500))
@@ -152,7 +162,7 @@ class EventRow(Base):
     so what is shown is exactly what the hash chain covers."""
 
     __tablename__ = "rm_events"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
     recorded_at: Mapped[str] = mapped_column(String(32))
     effective_date: Mapped[date] = mapped_column(Date)
     type: Mapped[str] = mapped_column(String(40))
@@ -164,17 +174,21 @@ class EventRow(Base):
     amount: Mapped[int | None] = mapped_column(BigInteger)
 
 
-# Secondary indexes, named, so a bulk rebuild can drop them and build them once at the end.
+# The indexes a rebuild needs while it loads (events name aggregates by UUID), built with the tables.
+LOOKUP_INDEXES = [
+    Index("ix_rm_indicators_uuid", IndicatorRow.uuid, unique=True),
+    Index("ix_rm_projects_uuid", ProjectRow.uuid, unique=True),
+]
+
+# Every other secondary index, named, so a bulk rebuild builds it once at the end.
 INDEXES = [
     Index("ix_rm_journal_indicator", JournalRow.indicator_id, JournalRow.effective_date),
     Index("ix_rm_journal_project", JournalRow.project_id, JournalRow.indicator_id),
     Index("ix_rm_journal_payment", JournalRow.payment_id),
-    Index("ix_rm_indicators_uuid", IndicatorRow.uuid, unique=True),
     Index("ix_rm_indicators_unit", IndicatorRow.unit),
     Index("ix_rm_indicators_parent", IndicatorRow.parent_id),
     Index("ix_rm_indicators_root", IndicatorRow.root_id),
     Index("ix_rm_indicators_year_task", IndicatorRow.year, IndicatorRow.task),
-    Index("ix_rm_projects_uuid", ProjectRow.uuid, unique=True),
     Index("ix_rm_projects_unit", ProjectRow.unit),
     Index("ix_rm_payments_project", PaymentRow.project_id),
     Index("ix_rm_payments_indicator", PaymentRow.indicator_id),

@@ -31,6 +31,7 @@ from projections import sql_fast_path
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
+    LOOKUP_INDEXES,
     SCHEMA_VERSION,
     IndicatorRow,
     Meta,
@@ -282,6 +283,8 @@ def create_schema(conn: Connection, *, indexes: bool = True) -> None:
     """Every read-model table (with or without its secondary indexes), position 0, the version."""
     for table in ALL_TABLES:
         conn.execute(CreateTable(table, if_not_exists=True))
+    for ix in LOOKUP_INDEXES:
+        ix.create(conn, checkfirst=True)
     if indexes:
         for ix in INDEXES:
             ix.create(conn, checkfirst=True)
