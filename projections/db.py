@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,6 +36,14 @@ def scratch_engine() -> Engine:
     return create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
+
+
+CHUNK = 500
+
+
+def chunks(keys: Sequence[Any], n: int = CHUNK) -> list[Sequence[Any]]:
+    """IN-lists of at most ``n`` keys (SQLite and PostgreSQL both bound a statement's parameters)."""
+    return [keys[i : i + n] for i in range(0, len(keys), n)]
 
 
 Source = Connection | Engine

@@ -13,7 +13,7 @@ payment), so every query module and audit rule reads one shape whatever the view
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 
 from ledger.movements import AVAILABLE_SIGNS, BUCKETS
+from projections.db import chunks
 from projections.tables import (
     EventRow,
     IndicatorRow,
@@ -44,8 +45,6 @@ from projections.tables import (
     ReversalRow,
 )
 from projections.updater import fixed_utc
-
-CHUNK = 500
 
 I = IndicatorRow.__table__  # noqa: E741 - the SQL alias reads best short
 J = JournalRow.__table__
@@ -90,11 +89,6 @@ class View:
 LIVE = View()
 
 
-def chunks(keys: Sequence[Any], n: int = CHUNK) -> list[Sequence[Any]]:
-    """IN-lists of at most ``n`` keys (SQLite and PostgreSQL both bound the parameters)."""
-    return [keys[i : i + n] for i in range(0, len(keys), n)]
-
-
 def _sum(bucket: str) -> ColumnElement[int]:
     total = func.sum(case((J.c.bucket == bucket, J.c.amount), else_=literal(0)))
     return cast(func.coalesce(total, 0), BigInteger)
@@ -122,11 +116,17 @@ def indicators(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
     return list(conn.execute(stmt))
 
 
-def indicators_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
+def _in(query: Callable[..., list[Row[Any]]], conn: Connection, view: View, column: Any,
+        keys: Sequence[str]) -> list[Row[Any]]:
+    """``query`` for the rows whose ``column`` is one of ``keys``, chunk by chunk."""
     out: list[Row[Any]] = []
     for chunk in chunks(list(keys)):
-        out.extend(indicators(conn, view, column.in_(chunk)))
+        out.extend(query(conn, view, column.in_(chunk)))
     return out
+
+
+def indicators_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
+    return _in(indicators, conn, view, column, keys)
 
 
 # ---- funding lines, projects, payments ------------------------------------------------------------
@@ -146,10 +146,7 @@ def lines(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
 
 
 def lines_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
-    for chunk in chunks(list(keys)):
-        out.extend(lines(conn, view, column.in_(chunk)))
-    return out
+    return _in(lines, conn, view, column, keys)
 
 
 def _latest(table: Any, column: Any, view: View) -> Any:
@@ -179,10 +176,7 @@ def projects(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
 
 
 def projects_in(conn: Connection, view: View, keys: Sequence[str]) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
-    for chunk in chunks(sorted(set(keys))):
-        out.extend(projects(conn, view, P.c.project_id.in_(chunk)))
-    return out
+    return _in(projects, conn, view, P.c.project_id, sorted(set(keys)))
 
 
 def payments(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
@@ -199,10 +193,7 @@ def payments(conn: Connection, view: View, *where: Any) -> list[Row[Any]]:
 
 
 def payments_in(conn: Connection, view: View, column: Any, keys: Sequence[str]) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
-    for chunk in chunks(list(keys)):
-        out.extend(payments(conn, view, column.in_(chunk)))
-    return sorted(out, key=lambda p: p.position)
+    return sorted(_in(payments, conn, view, column, keys), key=lambda p: p.position)
 
 
 def progress_reports(conn: Connection, view: View) -> list[Row[Any]]:

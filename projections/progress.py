@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from ledger.money import format_yuan, ratio
-from projections.db import Source, connected
+from projections.db import Source, chunks, connected
 from projections.journal import LIVE, View, indicators, indicators_in, movements
 from projections.tables import IndicatorRow, JournalRow
 
@@ -188,10 +188,8 @@ def _by_month(conn: Connection, scope: _Scope, roots: list[str], view: View) -> 
     spent: dict[tuple[str, str], int] = defaultdict(int)
     entry_unit = {i.indicator_id: u for u in roots for i in scope.entries[u]}
     wanted = set(roots)
-    ids = list(scope.inds)
-    for k in range(0, len(ids), 500):
-        chunk = JournalRow.indicator_id.in_(ids[k : k + 500])
-        for mv in movements(conn, view, ("received", "recovered", "paid"), chunk):
+    for ids in chunks(list(scope.inds)):
+        for mv in movements(conn, view, ("received", "recovered", "paid"), JournalRow.indicator_id.in_(ids)):
             month = _month(mv.effective_date)
             if mv.bucket == "paid":
                 for u in scope.units_of[mv.indicator_id]:

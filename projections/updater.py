@@ -28,6 +28,7 @@ from ledger.errors import LedgerError
 from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
 from ledger.topics import event_name
 from projections import sql_fast_path
+from projections.db import chunks
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
 POSITION_NAME = "main"
-_CHUNK = 500
 
 
 class UndecodableEvent(LedgerError):
@@ -170,8 +170,8 @@ class JournalWriter:
             self.ids.clear()
         keys = sorted(missing)
         for table, pk in ((IndicatorRow, IndicatorRow.indicator_id), (ProjectRow, ProjectRow.project_id)):
-            for i in range(0, len(keys), _CHUNK):
-                stmt = select(table.uuid, pk).where(table.uuid.in_(keys[i : i + _CHUNK]))
+            for chunk in chunks(keys):
+                stmt = select(table.uuid, pk).where(table.uuid.in_(chunk))
                 self.ids.update({u: ident for u, ident in conn.execute(stmt)})
         for pos, _typ, origin, _s in decoded:
             if origin in missing and origin not in self.ids:
@@ -405,9 +405,9 @@ class Projector:
         pos = "rowid" if sqlite else "notification_id"
         out: dict[int, dict[str, Any]] = {}
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
-            for i in range(0, len(positions), _CHUNK):
-                chunk = ", ".join(str(int(p)) for p in positions[i : i + _CHUNK])
-                curs.execute(f"SELECT {pos} AS pos, state FROM {table} WHERE {pos} IN ({chunk})")
+            for chunk in chunks(positions):
+                listed = ", ".join(str(int(p)) for p in chunk)
+                curs.execute(f"SELECT {pos} AS pos, state FROM {table} WHERE {pos} IN ({listed})")
                 for r in curs.fetchall():
                     out[int(r["pos"])] = decode_state(bytes(r["state"]))
         return out
