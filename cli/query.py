@@ -236,15 +236,15 @@ def trace(ctx: Context, ident: str, up: bool, fmt: str | None, as_of: date | Non
       budget-ledger trace CG-2025-01:P1 --up --format json
       budget-ledger trace I-XZ-以工代赈任务 --format dot | dot -Tsvg > flow.svg
     """
-    from projections.lineage import to_dot, trace_down, trace_up
+    from projections.lineage import to_dot, trace_down, trace_up, up_to_dot
 
     engine, view = books(ctx, as_of, known_at)
     f = fmt or ctx.fmt
     if up:
-        if f == "dot":
-            raise click.BadParameter("dot draws the tree below an ID; use it without --up",
-                                     param_hint="'--format'")
         hops = trace_up(engine, ident, view)
+        if f == "dot":
+            click.echo(up_to_dot(hops), nl=False)
+            return
         if f == "json":
             emit(hops, f)
         else:

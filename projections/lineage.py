@@ -250,46 +250,73 @@ def _numbered(hops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return hops
 
 
+_SHAPES = {"unit": "folder", "indicator": "box", "project": "ellipse", "payment": "note"}
+_DOT_HEAD = ["  rankdir=LR;", '  node [fontname="Noto Sans CJK SC"];']
+
+
+def _quoted(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _wan(amount: str) -> str:
+    """'1,408.00 万元' from a 元 string, as the notices print amounts."""
+    from decimal import Decimal
+
+    from ledger.money import FEN_PER_YUAN, format_wan
+
+    return f"{format_wan(int(Decimal(amount) * FEN_PER_YUAN))} 万元"
+
+
+def _dot_node(key: str, n: dict[str, Any]) -> str:
+    label = f"{n['id']}\n{n['unit']}\n{_wan(n['amount'])}"
+    if n.get("flags"):
+        label += "\n" + " ".join(f.split()[0] for f in n["flags"])
+    if n.get("reversed"):
+        label += "\n(reversed)"
+    style = ', style="dashed"' if n.get("reversed") else ""
+    return f"  {_quoted(key)} [shape={_SHAPES[n['kind']]}, label={_quoted(label)}{style}];"
+
+
+def _dot_edge(src: str, dst: str, amount: str) -> str:
+    return f"  {_quoted(src)} -> {_quoted(dst)} [label={_quoted(_wan(amount))}];"
+
+
 def to_dot(tree: dict[str, Any]) -> str:
     """A Graphviz digraph of a ``trace_down`` tree: one node per hop, edges carry the amount.
 
     Laid out left to right (a region's tree is wide, not deep: top to bottom it rendered
     17,884 × 811 px); amounts in 万元 with thousands separators, as the notices print them.
     """
-    from decimal import Decimal
-
-    from ledger.money import FEN_PER_YUAN, format_wan
-
-    def wan(amount: str) -> str:
-        return f"{format_wan(int(Decimal(amount) * FEN_PER_YUAN))} 万元"
-
-    shapes = {"unit": "folder", "indicator": "box", "project": "ellipse", "payment": "note"}
-    lines = ["digraph trace {", "  rankdir=LR;", '  node [fontname="Noto Sans CJK SC"];']
+    lines = ["digraph trace {", *_DOT_HEAD]
     seen: set[str] = set()
 
-    def q(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-    def node_key(n: dict[str, Any], parent: str | None) -> str:
-        # a project appears once per funding line: key it by its line
-        return f"{n['id']}@{parent}" if n["kind"] == "project" and parent else n["id"]
-
     def walk(n: dict[str, Any], parent_key: str | None, parent_id: str | None) -> None:
-        key = node_key(n, parent_id)
+        # a project appears once per funding line: key it by its line
+        key = f"{n['id']}@{parent_id}" if n["kind"] == "project" and parent_id else n["id"]
         if key not in seen:
             seen.add(key)
-            label = f"{n['id']}\n{n['unit']}\n{wan(n['amount'])}"
-            if n.get("flags"):
-                label += "\n" + " ".join(f.split()[0] for f in n["flags"])
-            if n.get("reversed"):
-                label += "\n(reversed)"
-            style = ', style="dashed"' if n.get("reversed") else ""
-            lines.append(f"  {q(key)} [shape={shapes[n['kind']]}, label={q(label)}{style}];")
+            lines.append(_dot_node(key, n))
         if parent_key is not None:
-            lines.append(f"  {q(parent_key)} -> {q(key)} [label={q(wan(n['amount']))}];")
+            lines.append(_dot_edge(parent_key, key, n["amount"]))
         for c in n.get("children", []):
             walk(c, key, n["id"])
 
     walk(tree, None, None)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def up_to_dot(hops: list[dict[str, Any]]) -> str:
+    """A Graphviz digraph of ``trace_up``: from the root document(s) down to the entity; the
+    money flows along the edges, so they point from each hop's parent to it."""
+    lines = ["digraph trace_up {", *_DOT_HEAD]
+    seen: set[str] = set()
+    for h in hops:
+        if h["id"] not in seen:
+            seen.add(h["id"])
+            lines.append(_dot_node(h["id"], h))
+    for h in hops:
+        if h.get("parent"):
+            lines.append(_dot_edge(h["parent"], h["id"], h["amount"]))
+    lines.append("}")
+    return "\n".join(dict.fromkeys(lines)) + "\n"

@@ -180,3 +180,11 @@ def test_a_big_import_reports_progress_in_plain_lines_when_stderr_is_not_a_termi
     assert code == 0, err
     lines = [ln for ln in err.splitlines() if "(100%)" in ln or "(50%)" in ln]
     assert len(lines) >= 2 and all(" of " in ln for ln in lines), err
+
+
+def test_trace_up_draws_the_chain_as_dot(demo_db: Path) -> None:
+    code, out, err = run(demo_db, "trace", "DL-2025-01:P1", "--up", "--format", "dot")
+    assert code == 0, err
+    assert out.startswith("digraph trace_up {") and "rankdir=LR" in out
+    assert '"DL-2025-01" -> "DL-2025-01:P1" [label="32.00 万元"]' in out
+    assert out.count("->") == 4  # root → prefecture → county → project → payment
