@@ -59,7 +59,7 @@ from projections.balances import balance
 from projections.db import engine_for
 from projections.journal import View
 from projections.lineage import trace_down, trace_up
-from projections.updater import Projector
+from projections.updater import Projector, drop_schema
 
 TASKS = ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务", "以工代赈任务")
 PROVINCES = 31
@@ -270,8 +270,8 @@ def bare_library(config: StoreConfig, events: int, per_aggregate: int, per_save:
 class Store:
     """A fresh place to run: a SQLite file, or a new schema on the PostgreSQL server."""
 
-    def __init__(self, db: str | None, keep: bool) -> None:
-        self.keep = keep
+    def __init__(self, db: str | None, keep: bool, reuse: bool = False) -> None:
+        self.keep = keep or reuse
         self.tmp = None if db else tempfile.TemporaryDirectory(prefix="bench-")
         self.schemas: list[str] = []
         if db and db.startswith("postgres"):
@@ -281,7 +281,8 @@ class Store:
             self.kind = "sqlite"
             path = Path(db) if db else Path(self.tmp.name) / "national.db"  # type: ignore[union-attr]
             for p in path.parent.glob(path.name + "*"):
-                p.unlink()
+                if not reuse:
+                    p.unlink()
             self.url = f"sqlite:///{path}"
 
     def _psql(self, sql: str) -> Any:
@@ -341,6 +342,14 @@ class Store:
 
 
 
+def first_payment_moment(app: BudgetLedger) -> datetime:
+    """Just before the first payment was recorded (a --known-at with the tree and projects only)."""
+    from datetime import timedelta
+
+    (note,) = app.recorder.select_notifications(1, 1, topics=["budget_ledger.Project.PaymentMade"])
+    return app.mapper.to_domain_event(note).timestamp - timedelta(microseconds=1)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.01)
@@ -350,6 +359,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--months", type=int, default=4, help="payment import passes (files)")
     ap.add_argument("--rebuild-batch", type=int, default=10_000, help="events per projector batch")
     ap.add_argument("--skip-catchup", action="store_true", help="do not measure catch-up separately")
+    ap.add_argument("--reuse", action="store_true",
+                    help="no import: measure the projections and queries of the --db FILE kept earlier")
     ap.add_argument("--skip-python-rebuild", action="store_true",
                     help="do not measure the rebuild into another database (Python writer)")
     ap.add_argument("--samples", type=int, default=200, help="timed calls per query")
@@ -358,7 +369,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
 
     s = Shape.at(args.scale)
-    store = Store(args.db, args.keep)
+    if args.reuse and not (args.db and not args.db.startswith("postgres")):
+        ap.error("--reuse needs --db FILE: a SQLite store kept by an earlier run (--keep)")
+    store = Store(args.db, args.keep, reuse=args.reuse)
     say(f"national benchmark: scale {args.scale} on {store.kind}: {PROVINCES * 3} roots, "
         f"{s.prefectures} prefectures, {s.counties} counties, {s.projects:,} projects, "
         f"{s.payments:,} payments")
@@ -370,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         moments: dict[str, datetime] = {}  # when each phase was known: for --known-at queries
         sample: list[str] = []
         t_all = time.perf_counter()
-        for name, step in (
+        for name, step in () if args.reuse else (
             ("tree", lambda: import_tree(app, s)),
             ("projects", lambda: import_projects(app, s, args.chunk)),
             ("payments", lambda: import_payments(app, s, args.chunk, args.months, sample, rng)),
@@ -383,13 +396,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"RSS {rss_mb():.0f} MB")
         import_s = time.perf_counter() - t_all
         events = store.count_events(app)
-        import_rate = events / import_s
-        pay_events = s.payments
-        say(f"import: {events:,} events in {import_s:.1f} s = {import_rate:,.0f} events/s "
-            f"(payments phase {pay_events / phases['payments']:,.0f} events/s)")
+        import_rate = 0.0 if args.reuse else events / import_s
+        if args.reuse:  # known-at: just before the first payment was recorded
+            moments["projects"] = first_payment_moment(app)
+            say(f"reusing {events:,} events in {store.url}")
+        else:
+            say(f"import: {events:,} events in {import_s:.1f} s = {import_rate:,.0f} events/s "
+                f"(payments phase {s.payments / phases['payments']:,.0f} events/s)")
 
         bare_rate = 0.0
-        if not args.skip_bare:
+        if not args.skip_bare and not args.reuse:
             per_agg = max(2, round(events / (s.projects + 3 * (PROVINCES + s.prefectures + s.counties))))
             bare_url = store.sibling("bare")
             bare_rate = bare_library(parse_store_url(bare_url), events, per_agg, 1000)
@@ -405,6 +421,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         say(f"  peak RSS before the projections: {peak_rss_mb():.0f} MB")
         catchup_rate = 0.0
         if not args.skip_catchup:
+            with engine.begin() as conn:  # from nothing (a reused store may have read models)
+                drop_schema(conn)
+            projector = Projector(app, engine=engine, batch_size=args.rebuild_batch)
             t0 = time.perf_counter()
             caught = projector.catch_up()
             catchup_rate = caught / (time.perf_counter() - t0)
@@ -428,6 +447,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             say(f"rebuild into another database (Python writer): {python_rate:,.0f} events/s, "
                 f"RSS {rss_mb():.0f} MB")
 
+        if not sample:  # reused store: payments to trace up, drawn from the read models
+            with engine.connect() as conn:
+                sample = list(conn.execute(text(
+                    "SELECT payment_id FROM rm_payments ORDER BY random() LIMIT 2000")).scalars())
         qrng = random.Random(11)
         mid_year = View(as_of=date(YEAR, 6, 30))
         known = View(known_at=moments["projects"])  # before any payment was recorded
