@@ -1,15 +1,16 @@
-"""Feeding the read models from the notification log: exactly once, in order, resumable.
+"""Feeding the read models from the event log: exactly once, in order, resumable.
 
-One mechanism for both stores: pull notifications after the stored position with the library's
-``recorder.select_notifications(position, limit, inclusive_of_start=False)``, turn each into rows,
-and commit the rows together with the new position. The position is advanced *first*, with a
+One mechanism for both stores: read the stored events after the read models' position (straight
+from the library's table, on its own connection: :func:`read_log`), turn them into rows, and
+commit the rows together with the new position. The position is advanced *first*, with a
 compare-and-set, so two updaters racing on one database cannot both apply the same batch.
 (The library's ProjectionRunner needs ``recorder.subscribe()``, which the SQLite recorders
 lack; pulling works the same on SQLite and PostgreSQL.)
 
 Every read model is append-only (see ``projections/tables.py``), so applying an event never
 reads or updates a row: :class:`JournalWriter` decodes the stored JSON state directly (no domain
-object per event) and inserts rows in bulk. That is what makes catch-up and rebuild fast.
+object per event) and inserts rows in bulk; in the store's own SQLite file, payments are decoded
+by SQLite itself (``projections/sql_fast_path.py``). That is what makes catch-up and rebuild fast.
 """
 
 from __future__ import annotations
