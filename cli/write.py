@@ -19,11 +19,13 @@ from ledger.commands import (
     RecoverCommand,
     RenameProjectCommand,
     ReverseCommand,
+    SetUnitCommand,
     build,
 )
 from ledger.errors import InputError
 from ledger.fund_source import FundSource
 from ledger.project import Category, PayeeKind
+from ledger.unit import Level
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -244,3 +246,36 @@ def reverse(ctx: Context, **kw: Any) -> None:
     Example:  budget-ledger reverse CG-2025-01:P1 --date 2025-03-05 --reason 重复支付
     """
     done(ctx, ctx.app.reverse(build(ReverseCommand, **_fields(ctx, **kw))))
+
+
+@cli.group()
+def unit() -> None:
+    """Units: administrative level and geographic area."""
+
+
+@unit.command("set")
+@click.argument("unit")
+@click.option("--level", required=True, type=click.Choice([lv.value for lv in Level]),
+              help="Administrative level (region and province are one level).")
+@click.option("--area", default=None,
+              help="Geographic parent: the area whose 小计 includes this unit (not who funds it).")
+@click.option("--direct-county", is_flag=True, default=False,
+              help="资金管理型直管县: funded by the region/province directly, counted in --area.")
+@click.option("--date", "effective_date", default=None,
+              help="Date of the statement (default: today in China).")
+@click.option("--doc", default=None, help="Document that says so, if any.")
+@pass_ctx
+def unit_set(ctx: Context, **kw: Any) -> None:
+    """Declare or correct a unit's administrative level and geographic area (an event).
+
+    The area is where the unit rolls up in `progress --by area` and `report monthly`; who funds
+    it is told by the money. Setting what is already recorded records nothing.
+
+    \b
+    Example:  budget-ledger unit set 林周县 --level county --area 拉萨市 --direct-county
+    """
+    from ledger.commands import today
+
+    fields = _fields(ctx, **kw)
+    fields.setdefault("effective_date", today())
+    done(ctx, ctx.app.set_unit(build(SetUnitCommand, **fields)))

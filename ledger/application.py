@@ -40,12 +40,14 @@ from ledger.commands import (
     RecoverCommand,
     RenameProjectCommand,
     ReverseCommand,
+    SetUnitCommand,
 )
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
+from ledger.unit import Unit, set_unit
 
 T = TypeVar("T")
 
@@ -78,6 +80,7 @@ class Batch:
         self.app = app
         self.indicators: dict[str, Indicator] = {}
         self.projects: dict[str, Project] = {}
+        self.units: dict[str, Unit | None] = {}  # None: looked up, not declared
         self.commands = 0
 
     # ---- loading ---------------------------------------------------------------------------
@@ -103,6 +106,17 @@ class Batch:
             assert isinstance(agg, Project)
             self.projects[project_id] = agg
         return agg
+
+    def unit(self, name: str) -> Unit | None:
+        """The unit's declared level and area, or None when it was never declared."""
+        if name not in self.units:
+            try:
+                agg = self.app.repository.get(Unit.uuid_for(name), projector_func=fold)
+            except AggregateNotFoundError:
+                agg = None
+            assert agg is None or isinstance(agg, Unit)
+            self.units[name] = agg
+        return self.units[name]
 
     def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
         if ident in cache or key in self.app.repository:
@@ -283,10 +297,16 @@ class Batch:
         self.commands += 1
         return prj.project_id
 
+    def set_unit(self, cmd: SetUnitCommand) -> str:
+        set_unit(self, cmd)
+        self.commands += 1
+        return cmd.unit
+
     # ---- saving ----------------------------------------------------------------------------
 
     def touched(self) -> list[Aggregate]:
-        aggs: list[Aggregate] = [*self.indicators.values(), *self.projects.values()]
+        aggs: list[Aggregate] = [*self.indicators.values(), *self.projects.values(),
+                                 *(u for u in self.units.values() if u is not None)]
         return [a for a in aggs if a.pending_events]
 
     def commit(self) -> int:
@@ -402,6 +422,9 @@ class BudgetLedger(Application[UUID]):
 
     def recover(self, cmd: RecoverCommand) -> str:
         return self.run(lambda b: b.recover(cmd))
+
+    def set_unit(self, cmd: SetUnitCommand) -> str:
+        return self.run(lambda b: b.set_unit(cmd))
 
     def rename_project(self, cmd: RenameProjectCommand) -> str:
         return self.run(lambda b: b.rename_project(cmd))

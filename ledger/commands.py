@@ -29,6 +29,7 @@ from ledger.errors import InputError
 from ledger.fund_source import FundSource, parse_fund_source  # noqa: F401 - FundSource re-exported
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
+from ledger.unit import Level
 from ledger.validation import explain
 
 
@@ -265,6 +266,18 @@ class RenameProjectCommand(Command):
     doc: Text
     effective_date: EffectiveDate
     reason: Text | None = None
+
+
+class SetUnitCommand(Command):
+    """Declare or correct a unit's administrative level and geographic area (``unit set``)."""
+
+    OPTIONS = {"unit": "UNIT", "effective_date": "--date", "direct_county": "--direct-county"}
+    unit: Text
+    level: Level
+    area: Text | None = None
+    direct_county: bool = False
+    effective_date: EffectiveDate
+    doc: Text | None = None
 
 
 C = TypeVar("C", bound=Command)

@@ -42,6 +42,7 @@ from projections.tables import (
     ProjectRow,
     RenameRow,
     ReversalRow,
+    UnitRow,
 )
 from projections.updater import fixed_utc
 
@@ -55,6 +56,7 @@ REV = ReversalRow.__table__
 PROG = ProgressReportRow.__table__
 REN = RenameRow.__table__
 EV = EventRow.__table__
+U = UnitRow.__table__
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -230,3 +232,17 @@ def events(conn: Connection, view: View, *where: Any, limit: int | None = None) 
 def latest_effective_date(conn: Connection, view: View) -> date | None:
     value = conn.execute(select(func.max(EV.c.effective_date)).where(*view.visible(EV))).scalar()
     return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
+
+
+def units(conn: Connection, view: View) -> dict[str, Row[Any]]:
+    """Each unit's level and area: its latest declaration or correction recorded by ``known_at``.
+
+    Only ``known_at`` filters: a unit's level and area are standing facts about the map, not
+    business entries, so a correction applies to every as-of view (a prefecture's 小计 of 2025
+    is computed with the areas as they are known now, or as they were known at ``known_at``).
+    """
+    cond = [] if view.known_at is None else [U.c.recorded_at <= view.known_at_text]
+    out: dict[str, Row[Any]] = {}
+    for r in conn.execute(select(U).where(*cond).order_by(U.c.position)):
+        out[r.unit] = r
+    return out

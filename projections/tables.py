@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 1: balance columns updated in place; 2: the bitemporal journal
+SCHEMA_VERSION = 3  # 1: balance columns updated in place; 2: the bitemporal journal; 3: units
 
 
 class Base(DeclarativeBase):
@@ -145,6 +145,21 @@ class RenameRow(Base):
     recorded_at: Mapped[str] = mapped_column(String(32))
 
 
+class UnitRow(Base):
+    """A unit's administrative level and geographic area, as declared or corrected (one row per
+    ``Unit.Declared`` / ``Unit.Corrected``); the latest row in view is the unit's state."""
+
+    __tablename__ = "rm_units"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    area: Mapped[str | None] = mapped_column(String(200))
+    direct_county: Mapped[bool] = mapped_column(Boolean)
+    doc: Mapped[str | None] = mapped_column(String(200))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
 class EventRow(Base):
     """The log, readable: one row per event with its common fields and its stored state (JSON)."""
 
@@ -187,6 +202,7 @@ INDEXES = [
     Index("ix_rm_progress_project", ProgressReportRow.project_id),
     Index("ix_rm_renames_project", RenameRow.project_id),
     Index("ix_rm_events_type", EventRow.type),
+    Index("ix_rm_units_unit", UnitRow.unit),
 ]
 
 ALL_TABLES = list(Base.metadata.sorted_tables)

@@ -164,7 +164,7 @@ class JournalWriter:
     def _resolve(self, conn: Connection, decoded: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         created = {origin for _p, typ, origin, _s in decoded if typ in _CREATIONS}
         missing = {origin for _p, typ, origin, _s in decoded
-                   if typ not in _CREATIONS and origin not in self.ids and origin not in created}
+                   if typ not in _CREATIONS and typ not in _SELF_NAMED and origin not in self.ids and origin not in created}
         if len(self.ids) > 1_000_000:  # bounded memory on very long rebuilds
             self.ids.clear()
         keys = sorted(missing)
@@ -238,8 +238,17 @@ class JournalWriter:
                                    s["effective_date"], s["timestamp"]))
         return [prj]
 
+    def unit_set(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        """Unit.Declared / Unit.Corrected: the unit's level and area from this event on (both
+        events name the unit)."""
+        name = s["unit"]
+        rows["rm_units"].append((pos, name, s["level"], s.get("area"), s["direct_county"],
+                                 s.get("doc"), s["effective_date"], s["timestamp"]))
+        return [name]
+
 
 _CREATIONS = {"Indicator.Issued", "Indicator.Received", "Project.Registered"}
+_SELF_NAMED = {"Unit.Declared", "Unit.Corrected"}  # name their entity; no UUID look-up
 _OTHER = {  # the counterparty an indicator movement names
     "Indicator.ForwardedOut": "child_id",
     "Indicator.RecoveryReceived": "child_id",
@@ -260,6 +269,8 @@ _HANDLERS: dict[str, Callable[..., list[str]]] = {
     "Project.PaymentReversed": JournalWriter.reversal,
     "Project.ProgressReported": JournalWriter.progress,
     "Project.Renamed": JournalWriter.renamed,
+    "Unit.Declared": JournalWriter.unit_set,
+    "Unit.Corrected": JournalWriter.unit_set,
 }
 
 
