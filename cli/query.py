@@ -127,22 +127,28 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
 
 @cli.command()
 @click.option("--unit", default=None, help="Start the hierarchy at this unit (default: the top).")
-@click.option("--by", type=click.Choice(["unit", "task", "month"]), default="unit",
-              show_default=True, help="Rows per unit of the hierarchy, per task, or per month.")
+@click.option("--by", type=click.Choice(["unit", "area", "task", "month"]), default="unit",
+              show_default=True,
+              help="Rows per unit of the funding hierarchy, per area (小计, a 直管县 under its "
+                   "prefecture), per task, or per month.")
 @query_options()
 @pass_ctx
 def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: date | None,
              known_at: datetime | None) -> None:
     """Execution progress (支出进度): paid ÷ received, rolled up county → prefecture → region.
 
-    Only payments count as spending; forwards and allocations never do. `received` is net of
-    money returned up (收回). With --by month the figures are cumulative to each month's end.
+    Only payments count as spending (支付); forwards and allocations never do. `received` is net
+    of money returned up (收回). With --by month the figures are cumulative to each month's end.
+    With --by area each row is an area's subtotal (小计): the area's own level and every unit in
+    it geographically, a 直管县 included; 分配进度 (allocated ÷ received) is shown too.
+    Percentages: `spending_pct` / `allocation_pct` in JSON ("3.83"), with % in tables.
 
     \b
     Example:
       budget-ledger progress
       budget-ledger progress --unit 拉萨市 --by task
       budget-ledger progress --unit 西藏自治区 --by month --format csv
+      budget-ledger progress --by area
     """
     from projections.progress import progress as query
 
@@ -154,11 +160,19 @@ def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: da
     if by == "unit":
         if f == "table":
             rows = [{**r, "unit": "  " * r["level"] + r["unit"]} for r in rows]
-        cols: tuple[str, ...] = ("unit", "parent", "received", "paid", "ratio")
+        cols: tuple[str, ...] = ("unit", "parent", "received", "paid", "ratio", "spending_pct")
+    elif by == "area":
+        if f == "table":
+            rows = [{**r, "area": "  " * r["depth"] + r["area"] + "小计"} for r in rows]
+        cols = ("area", "level", "units", "received", "allocated", "allocation_pct", "paid",
+                "spending_pct")
     elif by == "task":
-        cols = ("unit", "task", "received", "paid", "ratio")
+        cols = ("unit", "task", "received", "paid", "ratio", "spending_pct")
     else:
-        cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio")
+        cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio", "spending_pct")
+    if f == "table":
+        rows = [{**r, **{k: f"{r[k]}%" for k in ("spending_pct", "allocation_pct") if k in r}}
+                for r in rows]
     emit(rows, f, columns=cols, title=f"execution progress per {by} (元)")
 
 

@@ -20,11 +20,12 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from ledger.money import format_yuan, ratio
+from projections.areas import by_area, percent
 from projections.db import Source, connected
 from projections.journal import LIVE, View, indicators, indicators_in, movements
 from projections.tables import IndicatorRow, JournalRow
 
-ProgressBy = Literal["unit", "task", "month"]
+ProgressBy = Literal["unit", "task", "month", "area", "subject"]
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _load(conn: Connection, unit: str | None, view: View) -> _Scope:
 
 def _row(unit: str, received: int, paid: int, **extra: Any) -> dict[str, Any]:
     return {"unit": unit, **extra, "received": format_yuan(received), "paid": format_yuan(paid),
-            "ratio": ratio(paid, received)}
+            "ratio": ratio(paid, received), "spending_pct": percent(paid, received)}
 
 
 def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit",
@@ -127,6 +128,8 @@ def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit"
     """Progress rows: per unit of the hierarchy (under ``unit`` when given), or for the top unit(s)
     per task, or per month (cumulative to each month's end)."""
     with connected(source) as conn:
+        if by == "area":
+            return by_area(conn, view, unit)
         scope = _load(conn, unit, view)
         roots = [unit] if unit is not None and unit in scope.entries else scope.roots()
         if by == "unit":

@@ -82,6 +82,7 @@ class AllocationRow(Row):
     to: Name
     amounts: dict[str, TableAmount]
     note: str | None = None
+    area: Name | None = None  # the geographic parent of ``to`` (default: ``from``)
 
 
 class ProjectRow(Row):
