@@ -127,10 +127,10 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
 
 @cli.command()
 @click.option("--unit", default=None, help="Start the hierarchy at this unit (default: the top).")
-@click.option("--by", type=click.Choice(["unit", "area", "task", "month"]), default="unit",
-              show_default=True,
+@click.option("--by", type=click.Choice(["unit", "area", "task", "month", "subject"]),
+              default="unit", show_default=True,
               help="Rows per unit of the funding hierarchy, per area (小计, a 直管县 under its "
-                   "prefecture), per task, or per month.")
+                   "prefecture), per task, per month, or per functional subject (项级).")
 @query_options()
 @pass_ctx
 def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: date | None,
@@ -149,6 +149,7 @@ def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: da
       budget-ledger progress --unit 拉萨市 --by task
       budget-ledger progress --unit 西藏自治区 --by month --format csv
       budget-ledger progress --by area
+      budget-ledger progress --unit 拉萨市 --by subject
     """
     from projections.progress import progress as query
 
@@ -168,6 +169,9 @@ def progress(ctx: Context, unit: str | None, by: str, fmt: str | None, as_of: da
                 "spending_pct")
     elif by == "task":
         cols = ("unit", "task", "received", "paid", "ratio", "spending_pct")
+    elif by == "subject":
+        cols = ("subject", "parent_subject", "received", "allocated", "allocation_pct", "paid",
+                "spending_pct")
     else:
         cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio", "spending_pct")
     if f == "table":

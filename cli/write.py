@@ -93,6 +93,9 @@ def issue(ctx: Context, **kw: Any) -> None:
 @click.option("--doc", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--id", "child_id", default=None, help="Child indicator id (default: generated).")
+@click.option("--subject", default=None,
+              help="Refine the functional subject for the child to a 项级 subject below the "
+                   "parent's (e.g. 2130504 under 21305); default: the parent's.")
 @click.option("--tracking/--no-tracking", default=None,
               help="Assert the flag; refused (exit 3) if it differs from the parent's.")
 @pass_ctx
@@ -154,12 +157,15 @@ def project_rename(ctx: Context, **kw: Any) -> None:
 @click.option("--amount", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--doc", default=None)
+@click.option("--subject", default=None,
+              help="Refine the line's functional subject to a 项级 subject below the "
+                   "indicator's (e.g. 2130504 under 21305).")
 @pass_ctx
 def allocate(ctx: Context, **kw: Any) -> None:
     """Break down (分解) indicator money to a project: one funding line per indicator.
 
     \b
-    Example:  budget-ledger allocate --indicator I-2 --project CG-2025-01 --amount 300万 --date 2025-01-12
+    Example:  budget-ledger allocate --indicator I-2 --project CG-2025-01 --amount 300万 --date 2025-01-12 --subject 2130504
     """
     done(ctx, ctx.app.allocate(build(AllocateCommand, **_fields(ctx, **kw))))
 

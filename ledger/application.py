@@ -47,6 +47,7 @@ from ledger.indicator import Indicator
 from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
+from ledger.subjects import check_refines
 from ledger.unit import Unit, set_unit
 
 T = TypeVar("T")
@@ -159,6 +160,7 @@ class Batch:
             effective_date=cmd.effective_date,
             actor=cmd.actor,
             expected_terms=cmd.expected_terms(),
+            subject=cmd.subject,
         )
         self.indicators[ident] = child
         self.commands += 1
@@ -183,6 +185,9 @@ class Batch:
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
         prj.check_dated(cmd.effective_date)
+        if cmd.subject is not None:  # checked before any event is triggered
+            check_refines(f"indicator {ind.indicator_id}",
+                          prj.line_subjects.get(ind.indicator_id, ind.subject), cmd.subject)
         ind.allocate(
             project_id=prj.project_id,
             amount=cmd.amount,
@@ -197,6 +202,10 @@ class Batch:
             actor=cmd.actor,
             doc=cmd.doc,
         )
+        if cmd.subject is not None:
+            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+                               subject=cmd.subject, effective_date=cmd.effective_date,
+                               actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
         return f"{prj.project_id}<-{ind.indicator_id}"
 

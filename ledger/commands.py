@@ -117,6 +117,7 @@ Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
 # validated against FundSource; kept as the plain string the events store ('provincial')
 Source = Annotated[str, BeforeValidator(parse_fund_source)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
+Subject = Annotated[str, Field(pattern=r"^\d{3}(\d{2}){0,2}$")]  # 类 213, 款 21305, 项 2130504
 
 
 class Command(BaseModel):
@@ -141,7 +142,7 @@ class IssueCommand(Command):
     task: Text
     source: Source
     issuer: Text | None = None
-    subject: Annotated[str, Field(pattern=r"^\d{3,7}$")] | None = None
+    subject: Subject | None = None
     tracking: bool = False
     direct: bool = False
     advance: bool = False
@@ -177,13 +178,14 @@ class ForwardCommand(Command):
     year: Year | None = None
     task: Text | None = None
     source: Source | None = None
-    subject: str | None = None
+    subject: Subject | None = None  # the parent's, or a 项级 subject below it
     tracking: bool | None = None
     direct: bool | None = None
     advance: bool | None = None
 
     def expected_terms(self) -> dict[str, object]:
-        keys = ("year", "task", "source", "subject", "tracking", "direct", "advance")
+        """Terms the child must share with its parent (``subject`` may refine instead)."""
+        keys = ("year", "task", "source", "tracking", "direct", "advance")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -204,6 +206,7 @@ class AllocateCommand(Command):
     amount: Fen
     effective_date: EffectiveDate
     doc: Text | None = None
+    subject: Subject | None = None  # refines the line's functional subject (项级)
 
 
 class PayCommand(Command):

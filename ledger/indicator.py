@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
+from ledger.subjects import check_refines
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -181,9 +182,15 @@ class Indicator(Aggregate):
         effective_date: date,
         actor: str,
         expected_terms: dict[str, object] | None = None,
+        subject: str | None = None,
     ) -> Indicator:
-        """转下达: debit this indicator and create the child. Save both together."""
+        """转下达: debit this indicator and create the child. Save both together. ``subject``
+        refines the functional subject for the child (a 项级 subject below this one's)."""
         inv.check_inherits(self, expected_terms or {})
+        terms = self.inherited_terms()
+        if subject is not None:
+            check_refines(f"indicator {self.indicator_id}", self.subject, subject)
+            terms["subject"] = subject
         self.check_dated(effective_date)
         inv.check_available(self, amount, "forward", effective_date)
         self._forwarded_out(
@@ -201,7 +208,7 @@ class Indicator(Aggregate):
             actor=actor,
             parent_id=self.indicator_id,
             root_id=self.root_id,
-            **self.inherited_terms(),  # type: ignore[arg-type]
+            **terms,  # type: ignore[arg-type]
         )
 
     # ---- movements ------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from projections.tables import (
     EventRow,
     IndicatorRow,
     JournalRow,
+    LineSubjectRow,
     PaymentRow,
     ProgressReportRow,
     ProjectRow,
@@ -57,6 +58,7 @@ PROG = ProgressReportRow.__table__
 REN = RenameRow.__table__
 EV = EventRow.__table__
 U = UnitRow.__table__
+LS = LineSubjectRow.__table__
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -245,4 +247,13 @@ def units(conn: Connection, view: View) -> dict[str, Row[Any]]:
     out: dict[str, Row[Any]] = {}
     for r in conn.execute(select(U).where(*cond).order_by(U.c.position)):
         out[r.unit] = r
+    return out
+
+
+def line_subjects(conn: Connection, view: View) -> dict[tuple[str, str], str]:
+    """(project, indicator) -> the funding line's refined subject, as of the view."""
+    out: dict[tuple[str, str], str] = {}
+    for r in conn.execute(select(LS).where(*view.visible(LS)).order_by(LS.c.effective_date,
+                                                                       LS.c.position)):
+        out[(r.project_id, r.indicator_id)] = r.subject
     return out

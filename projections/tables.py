@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3  # 1: balance columns updated in place; 2: the bitemporal journal; 3: units
+SCHEMA_VERSION = 3  # 1: balance columns updated in place; 2: the bitemporal journal; 3: units, line subjects
 
 
 class Base(DeclarativeBase):
@@ -156,6 +156,19 @@ class UnitRow(Base):
     area: Mapped[str | None] = mapped_column(String(200))
     direct_county: Mapped[bool] = mapped_column(Boolean)
     doc: Mapped[str | None] = mapped_column(String(200))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
+class LineSubjectRow(Base):
+    """A funding line's functional subject refined to 项级 (``Project.SubjectRefined``); the
+    latest row in view is the line's subject, else its indicator's."""
+
+    __tablename__ = "rm_line_subjects"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(120))
+    indicator_id: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(20))
     effective_date: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[str] = mapped_column(String(32))
 

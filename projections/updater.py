@@ -246,6 +246,12 @@ class JournalWriter:
                                  s.get("doc"), s["effective_date"], s["timestamp"]))
         return [name]
 
+    def subject_refined(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj = self.ids[origin]
+        rows["rm_line_subjects"].append((pos, prj, s["indicator_id"], s["subject"],
+                                         s["effective_date"], s["timestamp"]))
+        return [prj, s["indicator_id"]]
+
 
 _CREATIONS = {"Indicator.Issued", "Indicator.Received", "Project.Registered"}
 _SELF_NAMED = {"Unit.Declared", "Unit.Corrected"}  # name their entity; no UUID look-up
@@ -269,6 +275,7 @@ _HANDLERS: dict[str, Callable[..., list[str]]] = {
     "Project.PaymentReversed": JournalWriter.reversal,
     "Project.ProgressReported": JournalWriter.progress,
     "Project.Renamed": JournalWriter.renamed,
+    "Project.SubjectRefined": JournalWriter.subject_refined,
     "Unit.Declared": JournalWriter.unit_set,
     "Unit.Corrected": JournalWriter.unit_set,
 }
