@@ -43,16 +43,24 @@ def percent(numerator: int, denominator: int) -> str:
 
 @dataclass
 class Figures:
-    received: int = 0
+    received: int = 0  # kept at this level (本级) / in the area
     allocated: int = 0
     paid: int = 0
     indicators: int = 0
+    gross: int = 0  # what entered the unit's books, before it passed any on (net of returns up)
+    available: int = 0  # not yet passed on, allocated or returned
 
     def add(self, other: Figures) -> None:
         self.received += other.received
         self.allocated += other.allocated
         self.paid += other.paid
         self.indicators += other.indicators
+        self.available += other.available
+
+    @property
+    def distributed(self) -> int:
+        """分配: passed on to other units or allocated to projects."""
+        return self.gross - self.available
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,9 +113,12 @@ class Geography:
         return out
 
     def subtotal(self, unit: str) -> Figures:
+        """The area's figures: its units' own figures summed; what entered it is what it keeps
+        (money passed on outside the area is not counted)."""
         total = Figures()
         for u in self.subtree(unit):
             total.add(self.own.get(u, Figures()))
+        total.gross = total.received
         return total
 
 
@@ -131,6 +142,9 @@ def geography(conn: Connection, view: View,
             continue
         f = own[r.unit]
         f.received += int(r.allocated) + int(r.available)  # kept at this level
+        f.available += int(r.available)
+        if funder is not None or r.parent_id is None:  # money entering the unit's books
+            f.gross += int(r.received) - int(r.recovered)
         f.allocated += int(r.allocated)
         f.paid += int(r.paid)
         f.indicators += 1
