@@ -212,12 +212,21 @@ def progress_report(ctx: Context, **kw: Any) -> None:
 @click.option("--doc", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--reason", required=True)
+@click.option("--to", "to", type=click.Choice(["parent", "pool"]), default="parent",
+              show_default=True,
+              help="parent: back to the indicator it came from (a root: to its issuer); pool: "
+                   "into the same level's pool (同级统筹), a new indicator of the same unit.")
+@click.option("--pool-id", default=None, help="Id of the pool indicator (--to pool; default: generated).")
 @pass_ctx
 def recover(ctx: Context, **kw: Any) -> None:
-    """Return (收回) unspent money of an indicator to its parent.
+    """Take back (收回) unspent money of an indicator: to its parent, or into the same level's
+    pool (同级统筹). Either way it stays tracked: the pool is a child indicator with the same
+    terms and root, which the unit can allocate again. Prints the indicator recovered from
+    (--to pool: the new pool indicator).
 
     \b
     Example:  budget-ledger recover --indicator I-2 --amount 50万 --doc 拉财〔2025〕9号 --date 2025-06-30 --reason 项目调整
+              budget-ledger recover --indicator I-2 --amount 30万 --doc 墨财〔2025〕5号 --date 2025-06-30 --reason 结余统筹 --to pool
     """
     done(ctx, ctx.app.recover(build(RecoverCommand, **_fields(ctx, **kw))))
 

@@ -281,6 +281,8 @@ class Batch:
         return prj.project_id
 
     def recover(self, cmd: RecoverCommand) -> str:
+        if cmd.to == "pool":
+            return self._pool(cmd)
         child = self.indicator(cmd.indicator_id)
         parent = self.indicator(child.parent_id) if child.parent_id else None
         child.recover(
@@ -293,6 +295,17 @@ class Batch:
         )
         self.commands += 1
         return child.indicator_id
+
+    def _pool(self, cmd: RecoverCommand) -> str:
+        """收回 into the same level's pool (同级统筹); returns the pool indicator's id."""
+        ind = self.indicator(cmd.indicator_id)
+        pool_id = cmd.pool_id or new_id("I")
+        self._check_new("indicator", pool_id, self.indicators, Indicator.uuid_for(pool_id))
+        self.indicators[pool_id] = ind.pool(
+            pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+            actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        self.commands += 1
+        return pool_id
 
     def rename_project(self, cmd: RenameProjectCommand) -> str:
         prj = self.project(cmd.project_id)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -236,12 +236,17 @@ class ProgressCommand(Command):
 
 
 class RecoverCommand(Command):
-    OPTIONS = {"indicator_id": "--indicator", "effective_date": "--date"}
+    """收回: to the parent indicator (``to="parent"``; a root: to its issuer) or into the same
+    level's pool (``to="pool"``, 同级统筹: a new pool indicator ``pool_id`` of the same unit)."""
+
+    OPTIONS = {"indicator_id": "--indicator", "effective_date": "--date", "pool_id": "--pool-id"}
     indicator_id: Ident
     amount: Fen
     doc: Text
     effective_date: EffectiveDate
     reason: Text
+    to: Literal["parent", "pool"] = "parent"
+    pool_id: Ident | None = None
 
 
 class DeallocateCommand(Command):

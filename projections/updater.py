@@ -253,10 +253,12 @@ class JournalWriter:
         return [prj, s["indicator_id"]]
 
 
-_CREATIONS = {"Indicator.Issued", "Indicator.Received", "Project.Registered"}
+_CREATIONS = {"Indicator.Issued", "Indicator.Received", "Indicator.PoolReceived",
+              "Project.Registered"}
 _SELF_NAMED = {"Unit.Declared", "Unit.Corrected"}  # name their entity; no UUID look-up
 _OTHER = {  # the counterparty an indicator movement names
     "Indicator.ForwardedOut": "child_id",
+    "Indicator.Pooled": "child_id",
     "Indicator.RecoveryReceived": "child_id",
     "Indicator.AllocatedToProject": "project_id",
     "Indicator.Deallocated": "project_id",
@@ -267,6 +269,7 @@ _OTHER = {  # the counterparty an indicator movement names
 _HANDLERS: dict[str, Callable[..., list[str]]] = {
     "Indicator.Issued": JournalWriter.indicator_created,
     "Indicator.Received": JournalWriter.indicator_created,
+    "Indicator.PoolReceived": JournalWriter.indicator_created,
     **{typ: JournalWriter.indicator_move for typ in _OTHER},
     "Project.Registered": JournalWriter.project_registered,
     "Project.FundingAllocated": JournalWriter.funding,
