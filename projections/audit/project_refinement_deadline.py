@@ -38,7 +38,8 @@ def check(books: Books, cfg: RefinementDeadlineConfig) -> list[Finding]:
     for ind in books.indicators.values():
         if not books.judged(cfg, ind.unit, forwarding=False) or not books.covers(cfg, ind):
             continue
-        deadline = after(clock_start(ind, cfg), cfg.days)
+        start = clock_start(ind, cfg)
+        deadline = after(start, cfg.days)
         if books.as_of <= deadline:
             continue
         at_deadline = books.available_on(ind.indicator_id, deadline)
@@ -46,12 +47,16 @@ def check(books: Books, cfg: RefinementDeadlineConfig) -> list[Finding]:
         if at_deadline <= 0 and now <= 0:
             continue
         received = f"received {ind.effective_date} ({ind.doc})"
+        since = f"it was {received}"
+        if start != ind.effective_date:  # advance funds: the clock started on 1 January
+            since = (f"{start} (advance funds {received}; the clock starts on 1 January of the "
+                     "budget year)")
         if at_deadline > 0:
             cleared = books.cleared_on(ind.indicator_id, deadline) if now == 0 else None
             tail = (f"; fully allocated only on {cleared}" if cleared else
                     f"; {yuan(now)} still unallocated on {books.as_of}")
             detail = (f"{yuan(at_deadline)} of {ind.indicator_id} not allocated to projects by "
-                      f"{deadline}, {cfg.days} days after it was {received}{tail}")
+                      f"{deadline}, {cfg.days} days after {since}{tail}")
             amount = at_deadline
         else:
             detail = (f"{yuan(now)} of {ind.indicator_id} unallocated again on {books.as_of}, "
