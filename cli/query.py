@@ -95,8 +95,9 @@ def _fmt(ctx: Context, fmt: str | None) -> str:
 @click.argument("unit", required=False)
 @click.option("--year", type=int, default=None, help="Only this fiscal year.")
 @click.option("--task", default=None, help="Only this fund task, e.g. 以工代赈任务.")
-@click.option("--by", type=click.Choice(["indicator", "unit", "task", "year"]), default="indicator",
-              show_default=True, help="One row per indicator, or totals per unit / task / year.")
+@click.option("--by", type=click.Choice(["indicator", "unit", "task", "year", "area"]),
+              default="indicator", show_default=True,
+              help="One row per indicator, or totals per unit / task / year, or per area (小计).")
 @query_options()
 @pass_ctx
 def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, by: str,
@@ -108,12 +109,24 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
       budget-ledger balance 城关区 --year 2025
       budget-ledger balance --by task --format json
       budget-ledger balance 拉萨市 --as-of 2025-06-30
+      budget-ledger balance --by area --year 2025
     """
     from projections.balances import AMOUNTS, BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals
     from projections.balances import balance as query
 
     engine, view = books(ctx, as_of, known_at)
-    if by == "indicator":
+    if by == "area":
+        from projections.areas import balance_by_area
+        from projections.db import connected
+
+        with connected(engine) as conn:
+            rows = balance_by_area(conn, view, unit, year, task)
+        f = _fmt(ctx, fmt)
+        if f == "table":
+            rows = [{**r, "area": "  " * r["depth"] + r["area"] + "小计"} for r in rows]
+        emit(rows, f, columns=("area", "level", "indicators", "received", "allocated", "paid",
+                               "available"), title="balance per area (元)")
+    elif by == "indicator":
         f = _fmt(ctx, fmt)
         emit(query(engine, unit, year=year, task=task, view=view), f,
              columns=TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS, title="balance (元)")

@@ -216,3 +216,21 @@ def area_table(conn: Connection, view: View, unit: str | None = None,
         if s in geo.area:
             visit(s, None, 0)
     return out
+
+
+def balance_by_area(conn: Connection, view: View, unit: str | None = None,
+                    year: int | None = None, task: str | None = None) -> list[dict[str, Any]]:
+    """Balances per area (小计): what entered the area and stays in it (``received``), allocated
+    to projects, paid and still available, over the area's own level and every unit in it."""
+    def keep(r: Row[Any]) -> bool:
+        return (year is None or r.year == year) and (task is None or r.task == task)
+
+    geo = geography(conn, view, keep)
+    out = []
+    for row in by_area(conn, view, unit, keep):
+        fig = geo.subtotal(row["area"])
+        out.append({"area": row["area"], "level": row["level"], "depth": row["depth"],
+                    "indicators": fig.indicators, "received": format_yuan(fig.received),
+                    "allocated": format_yuan(fig.allocated), "paid": format_yuan(fig.paid),
+                    "available": format_yuan(fig.available)})
+    return out

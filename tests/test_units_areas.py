@@ -135,3 +135,23 @@ def test_area_table_subtotals_are_the_sum_of_their_rows(app: BudgetLedger) -> No
             assert Decimal(s[key]) == sum(Decimal(r[key]) for r in members), (s["area"], key)
     lhasa = next(r for r in subtotals if r["area"] == "拉萨市")
     assert lhasa["received"] == _yuan(22_493 * WAN)
+
+
+def test_balance_and_progress_by_area_on_the_command_line(db_url: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import cli, register
+
+    register()
+    app = BudgetLedger.open(db_url)
+    build_demo(app)
+    app.close()
+    out = CliRunner().invoke(cli, ["--db", db_url, "balance", "--by", "area", "--format", "json"])
+    rows = {r["area"]: r for r in json.loads(out.stdout)}
+    assert rows["拉萨市"]["received"] == _yuan(22_493 * WAN)
+    assert Decimal(rows["拉萨市"]["available"]) == Decimal(rows["拉萨市"]["received"]) - Decimal(
+        rows["拉萨市"]["allocated"])
+    out = CliRunner().invoke(cli, ["--db", db_url, "progress", "--by", "area"])
+    assert out.exit_code == 0 and "拉萨市小计" in out.stdout and "%" in out.stdout
