@@ -155,3 +155,25 @@ def test_balance_and_progress_by_area_on_the_command_line(db_url: str) -> None:
         rows["拉萨市"]["allocated"])
     out = CliRunner().invoke(cli, ["--db", db_url, "progress", "--by", "area"])
     assert out.exit_code == 0 and "拉萨市小计" in out.stdout and "%" in out.stdout
+
+
+def test_a_deep_chain_imports_and_levels_stop_at_township(app: BudgetLedger) -> None:
+    text = "from,to,T\n某省,某市,10\n某市,某县,10\n某县,某乡,10\n某乡,某村,10\n某村,某组,10\n"
+    import_allocations(app, table_from_text(text, "deep.csv"), _opts())
+    got = _units(app)
+    assert [got[u][0] for u in ("某省", "某市", "某县", "某乡")] == [
+        "province", "prefecture", "county", "township"]
+    assert "某村" not in got and "某组" not in got
+
+
+def test_a_table_without_areas_does_not_undo_a_declared_direct_county(app: BudgetLedger) -> None:
+    app.set_unit(build(SetUnitCommand, unit="西藏自治区", level="region", effective_date="2024-12-01"))
+    app.set_unit(build(SetUnitCommand, unit="拉萨市", level="prefecture", area="西藏自治区",
+                       effective_date="2024-12-01"))
+    app.set_unit(build(SetUnitCommand, unit="林周县", level="county", area="拉萨市",
+                       direct_county=True, effective_date="2024-12-01"))
+    text = "from,to,T\n西藏自治区,拉萨市,10\n西藏自治区,林周县,5\n拉萨市,城关区,10\n"
+    import_allocations(app, table_from_text(text, "t.csv"), _opts(doc="藏财〔2025〕1号"))
+    got = _units(app)
+    assert got["林周县"] == ("county", "拉萨市", True)
+    assert got["城关区"] == ("county", "拉萨市", False)

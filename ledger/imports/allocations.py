@@ -339,6 +339,7 @@ class Geography:
 
     area: dict[str, str] = field(default_factory=dict)
     direct: dict[str, bool] = field(default_factory=dict)
+    explicit: set[str] = field(default_factory=set)  # the table states the area (cell or note)
 
 
 def direct_counties(file: str, rows: Rows, notes: list[str]) -> tuple[Rows, Geography]:
@@ -383,34 +384,41 @@ def direct_counties(file: str, rows: Rows, notes: list[str]) -> tuple[Rows, Geog
         if area == r.to:
             problems.append(Problem(file, n, "area", r.area, f"{r.to} cannot be its own area"))
             continue
-        geo.area.setdefault(r.to, area)
-        geo.direct.setdefault(r.to, marked or area != r.holder)
+        if r.to not in geo.area:
+            geo.area[r.to] = area
+            geo.direct[r.to] = marked or area != r.holder
+            if r.area or marked:
+                geo.explicit.add(r.to)
         out.append((n, r))
     if problems:
         raise ImportRejected(file, problems)
     return out, geo
 
 
-def unit_levels(batch: Batch, tops: list[str], geo: Geography) -> dict[str, Level]:
-    """Each unit's administrative level: a top keeps its declared level (else region, or province
-    for a 省); below it one level per step of the area tree; a 直管县 is a county."""
-    levels: dict[str, Level] = {}
+def unit_levels(batch: Batch, tops: list[str], geo: Geography) -> dict[str, Level | None]:
+    """Each unit's administrative level: a unit already declared keeps its level unless the table
+    states its area (an ``area`` cell or a 直管县 note); a top is a region (a 省: a province);
+    below that one level per step of the area tree; a 直管县 is a county. None: below a township,
+    or under an area the ledger does not know — such a unit is left undeclared."""
+    levels: dict[str, Level | None] = {}
     for top in tops:
         known = batch.unit(top)
         levels[top] = Level(known.level) if known else (
             Level.PROVINCE if top.endswith("省") else Level.REGION)
 
-    def level_of(unit: str, depth: int = 0) -> Level:
+    def level_of(unit: str, depth: int = 0) -> Level | None:
         if unit in levels:
             return levels[unit]
-        if geo.direct.get(unit):
+        known = batch.unit(unit)
+        if known is not None and unit not in geo.explicit:
+            levels[unit] = Level(known.level)
+        elif geo.direct.get(unit):
             levels[unit] = Level.COUNTY
-            return levels[unit]
-        area = geo.area.get(unit)
-        if area is None or depth > 10:
-            known = batch.unit(unit)
-            return Level(known.level) if known else Level.PREFECTURE
-        levels[unit] = Level.below(level_of(area, depth + 1))
+        elif unit not in geo.area or depth > 20:
+            levels[unit] = Level(known.level) if known else None
+        else:
+            above = level_of(geo.area[unit], depth + 1)
+            levels[unit] = None if above in (None, Level.TOWNSHIP) else Level.below(above)
         return levels[unit]
 
     for unit in geo.area:
@@ -419,18 +427,17 @@ def unit_levels(batch: Batch, tops: list[str], geo: Geography) -> dict[str, Leve
 
 
 def declare_units(batch: Batch, tops: list[str], geo: Geography, opts: AllocationOptions) -> None:
-    """Record every unit's level and area in the import's batch (only what is new or changed)."""
+    """Record the units' levels and areas in the import's batch: new units, and units whose area
+    the table states; what is recorded already is not restated (``set_unit`` records no change)."""
     levels = unit_levels(batch, tops, geo)
-    order = sorted(levels, key=lambda u: levels[u].rank)
-    for unit in order:
-        if unit in tops:
-            if batch.unit(unit) is not None:
-                continue
-            area = None
-        else:
-            area = geo.area[unit]
-        level = levels[unit]
-        cmd = build(SetUnitCommand, unit=unit, level=level.value, area=area,
+    declared = {u: lv for u, lv in levels.items() if lv is not None}
+    for unit in sorted(declared, key=lambda u: declared[u].rank):
+        known = batch.unit(unit)
+        if known is not None and (unit in tops or unit not in geo.explicit):
+            continue
+        level = declared[unit]
+        cmd = build(SetUnitCommand, unit=unit, level=level.value,
+                    area=None if unit in tops else geo.area[unit],
                     direct_county=bool(geo.direct.get(unit)) and level is Level.COUNTY,
                     effective_date=opts.effective_date, doc=opts.doc, actor=opts.actor)
         batch.set_unit(cmd)
