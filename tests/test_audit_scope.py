@@ -195,3 +195,45 @@ def test_explain_prints_source_scope_and_thresholds() -> None:
     assert "prefecture" in out.output and "days" in out.output
     bad = CliRunner().invoke(cli, ["audit", "--explain", "nope"])
     assert bad.exit_code == 2
+
+
+# ---- 阳泉 (004): 庭院经济 spent in its year; Xinjiang (001): names not changed -------------------
+
+
+def _courtyard(app: BudgetLedger, root: str, prefecture: str) -> None:
+    from ledger.commands import ProgressCommand
+
+    issue(app, "R", root, "100万", doc="省文", effective_date="2025-01-01", year=2025, task=TASK,
+          source="central")
+    forward(app, "R", "M", prefecture, "100万", doc="市文", effective_date="2025-01-02")
+    forward(app, "M", "C", "盂县", "100万", doc="市文2", effective_date="2025-01-03")
+    project(app, "Y", "盂县", "庭院经济", effective_date="2025-01-04")
+    allocate(app, "C", "Y", "100万", effective_date="2025-01-05")
+    app.report_progress(build(ProgressCommand, project_id="Y", percent="100",
+                              effective_date="2025-01-06"))
+    pay(app, "Y", "90万", effective_date="2025-12-31")
+
+
+def test_same_year_spending_binds_yangquan_only(app: BudgetLedger, tmp_path) -> None:
+    _courtyard(app, SX, "阳泉市")
+    # the last day of the year is still the year: judged from 1 January
+    assert rules([f for f in audit(app, "2025-12-31") if f.rule == "same-year-spending"]) == []
+    assert rules([f for f in audit(app, "2026-01-01") if f.rule == "same-year-spending"]) == [
+        ("same-year-spending", "Y")]
+    other = BudgetLedger.open(f"sqlite:///{tmp_path / 'datong.db'}")
+    _courtyard(other, SX, "大同市")
+    assert [f for f in audit(other, "2026-01-01") if f.rule == "same-year-spending"] == []
+    other.close()
+
+
+def test_project_renamed_binds_xinjiang_only(app: BudgetLedger, tmp_path) -> None:
+    from ledger.commands import RenameProjectCommand
+
+    other = BudgetLedger.open(f"sqlite:///{tmp_path / 'xz.db'}")
+    for ledger, root in ((app, XJ), (other, XZ)):
+        chain(ledger, root)
+        ledger.rename_project(build(RenameProjectCommand, project_id="P", new_name="新名称",
+                                    doc="县文", effective_date="2025-02-01"))
+    assert rules(audit(app)) == [("project-renamed", "P")]
+    assert audit(other) == []
+    other.close()
