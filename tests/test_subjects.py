@@ -56,3 +56,20 @@ def test_an_allocation_refines_its_line_and_progress_groups_by_subject(app: Budg
     assert rows["2130504"]["spending_pct"] == "20.00"
     assert rows["21305"]["received"] == "500000.00"  # 30万 allocated + 20万 unallocated
     assert rows["21305"]["allocated"] == "300000.00"
+
+
+def test_a_projects_file_may_refine_each_line(app: BudgetLedger) -> None:
+    from ledger.imports import import_projects, table_from_text
+    from ledger.imports.problems import ImportRejected
+
+    issue(app, "R", "城关区", "100万", subject="21305")
+    head = "project,unit,name,category,date,indicator,amount,subject\n"
+    import_projects(app, table_from_text(head + "P1,城关区,大棚,产业发展,2025-02-01,R,50万,2130504\n"
+                                         "P2,城关区,道路,基础设施,2025-02-01,R,10万,\n", "p.csv"))
+    assert app.get_project("P1").line_subjects == {"R": "2130504"}
+    assert app.get_project("P2").line_subjects == {}
+    before = app.last_position()
+    with pytest.raises(ImportRejected, match="subject-refines-parent"):
+        import_projects(app, table_from_text(head + "P3,城关区,x,产业发展,2025-02-01,R,1万,2130601\n",
+                                             "bad.csv"))
+    assert app.last_position() == before
