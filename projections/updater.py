@@ -164,7 +164,8 @@ class JournalWriter:
     def _resolve(self, conn: Connection, decoded: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         created = {origin for _p, typ, origin, _s in decoded if typ in _CREATIONS}
         missing = {origin for _p, typ, origin, _s in decoded
-                   if typ not in _CREATIONS and typ not in _SELF_NAMED and origin not in self.ids and origin not in created}
+                   if typ not in _CREATIONS and typ not in _SELF_NAMED
+                   and origin not in self.ids and origin not in created}
         if len(self.ids) > 1_000_000:  # bounded memory on very long rebuilds
             self.ids.clear()
         keys = sorted(missing)
