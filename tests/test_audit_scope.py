@@ -237,3 +237,20 @@ def test_project_renamed_binds_xinjiang_only(app: BudgetLedger, tmp_path) -> Non
     assert rules(audit(app)) == [("project-renamed", "P")]
     assert audit(other) == []
     other.close()
+
+
+def test_years_and_sources_narrow_a_rule(app: BudgetLedger) -> None:
+    _shanxi(app, SX, "60万")
+    data = RulesConfig.default().model_dump(by_alias=True)
+    data["progress-behind-schedule"]["years"] = [2024]
+    only_2024 = RulesConfig.model_validate(data)
+    p = Projector(app)
+    p.catch_up()
+    view = View(as_of=date(2025, 7, 1))
+    assert [f for f in run_audit(p.engine, only_2024, view)
+            if f.rule == "progress-behind-schedule"] == []
+    data["progress-behind-schedule"]["years"] = []
+    data["progress-behind-schedule"]["sources"] = ["provincial"]
+    provincial = RulesConfig.model_validate(data)
+    assert [f for f in run_audit(p.engine, provincial, view)
+            if f.rule == "progress-behind-schedule"] == []

@@ -230,6 +230,8 @@ class Books:
         project, payment, funding line) or the unit (per-unit rules), and the level it binds."""
         if not self.binds(cfg, f.unit):
             return False
+        if cfg.years and f.year is not None and f.year not in cfg.years:
+            return False
         entity = f.entity
         if "<-" in entity:  # a funding line: project<-indicator
             entity = entity.split("<-", 1)[1]
