@@ -173,7 +173,7 @@ def by_area(conn: Connection, view: View, unit: str | None = None,
     out: list[dict[str, Any]] = []
 
     def visit(a: str, depth: int) -> None:
-        if not geo.is_area(a):
+        if not geo.is_area(a) or not geo.subtotal(a).indicators:  # no money in view
             return
         out.append({"area": a, "unit": a, "level": geo.level.get(a), "depth": depth,
                     "parent_area": geo.area.get(a), "units": len(geo.subtree(a)) - 1,
@@ -202,13 +202,16 @@ def area_table(conn: Connection, view: View, unit: str | None = None,
                 **geo.own.get(u, Figures()).as_dict()}
 
     def visit(a: str, parent: str | None, depth: int) -> None:
+        if not geo.subtotal(a).indicators:  # no money in view
+            return
         if not geo.is_area(a):
             out.append(unit_row(a, parent, depth))
             return
         out.append({"kind": "subtotal", "area": a, "unit": f"{a}小计", "level": geo.level.get(a),
                     "direct_county": False, "depth": depth, "parent": parent,
                     **geo.subtotal(a).as_dict()})
-        out.append({**unit_row(a, a, depth + 1), "unit": f"{a}（本级）"})
+        if geo.own.get(a, Figures()).indicators:
+            out.append({**unit_row(a, a, depth + 1), "unit": f"{a}（本级）"})
         for c in geo.children.get(a, []):
             visit(c, a, depth + 1)
 

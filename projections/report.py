@@ -96,19 +96,21 @@ def monthly(source: Source, month: str, year: int | None = None,
         }
 
     def visit(a: str, parent: str | None, depth: int) -> None:
+        if not geo.subtotal(a).indicators:  # no money of the year in view: no row
+            return
+        own = geo.own.get(a, Figures())
         if not geo.is_area(a):
-            rows.append(row("unit", parent, a, a, geo.own.get(a, Figures()), [a], parent, depth))
+            rows.append(row("unit", parent, a, a, own, [a], parent, depth))
             return
         rows.append(row("subtotal", a, f"{a}小计", a, geo.subtotal(a), geo.subtree(a), parent,
                         depth))
-        rows.append(row("unit", a, f"{a}（本级）", a, geo.own.get(a, Figures()), [a], a,
-                        depth + 1))
+        if own.indicators:
+            rows.append(row("unit", a, f"{a}（本级）", a, own, [a], a, depth + 1))
         for c in geo.children.get(a, []):
             visit(c, a, depth + 1)
 
     for r in geo.roots():
-        if geo.own.get(r) or geo.is_area(r):
-            visit(r, None, 0)
+        visit(r, None, 0)
     return MonthlyReport(month, as_of, f"{due:.2f}", rows)
 
 

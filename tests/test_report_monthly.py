@@ -104,3 +104,12 @@ def test_csv_and_table_and_bad_input(demo_db: str, tmp_path: Path) -> None:
     assert code == 0 and "拉萨市小计" in out and "3.83%" in out
     assert run("--db", demo_db, "report", "monthly", "--month", "2025-13")[0] == 2
     assert run("--db", demo_db, "report", "monthly", "--month", "2025-06", "--format", "xlsx")[0] == 2
+
+
+def test_advance_funds_in_december_are_reported_under_their_budget_year(demo_db: str) -> None:
+    code, out, _ = run("--db", demo_db, "report", "monthly", "--month", "2024-12", "--format", "json")
+    assert (code, json.loads(out)) == (0, [])  # no 2024 money
+    code, out, _ = run("--db", demo_db, "report", "monthly", "--month", "2024-12", "--year", "2025",
+                       "--format", "json")
+    rows = json.loads(out)
+    assert rows[0]["received"] == "2215200000.00" and rows[0]["schedule_pct"] == "0.00"
