@@ -9,6 +9,7 @@ and never on Tibet's demo.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -195,6 +196,11 @@ def test_explain_prints_source_scope_and_thresholds() -> None:
     assert "prefecture" in out.output and "days" in out.output
     bad = CliRunner().invoke(cli, ["audit", "--explain", "nope"])
     assert bad.exit_code == 2
+    out = CliRunner().invoke(cli, ["audit", "--explain", "industry-share", "--format", "json"])
+    got = json.loads(out.stdout)
+    assert got["scope"] == {"jurisdictions": [SX], "years": [], "tasks": [],
+                            "sources": ["central"], "levels": ["county"]}
+    assert got["thresholds"]["min_percent"] == "60" and "60%" in got["text"]
 
 
 # ---- 阳泉 (004): 庭院经济 spent in its year; Xinjiang (001): names not changed -------------------
