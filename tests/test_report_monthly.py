@@ -113,3 +113,20 @@ def test_advance_funds_in_december_are_reported_under_their_budget_year(demo_db:
                        "--format", "json")
     rows = json.loads(out)
     assert rows[0]["received"] == "2215200000.00" and rows[0]["schedule_pct"] == "0.00"
+
+
+def test_late_forwards_are_counted_where_the_rule_binds(app: BudgetLedger) -> None:
+    from projections.report import monthly
+    from projections.updater import Projector
+    from tests.helpers import forward, issue
+
+    issue(app, "R", "新疆维吾尔自治区", "100万", doc="新财振〔2024〕9号", effective_date="2025-01-02",
+          year=2025, task="巩固拓展脱贫攻坚成果和乡村振兴任务", source="central")
+    forward(app, "R", "M", "某州", "100万", doc="新财振〔2024〕9号", effective_date="2025-01-02")
+    forward(app, "M", "C1", "甲县", "60万", doc="州财1", effective_date="2025-01-07")  # 5th day
+    forward(app, "M", "C2", "乙县", "40万", doc="州财2", effective_date="2025-01-10")  # late
+    p = Projector(app)
+    p.catch_up()
+    rows = {r["unit"]: r for r in monthly(p.engine, "2025-01").rows}
+    assert (rows["某州（本级）"]["late_forwards"], rows["某州（本级）"]["late_amount"]) == (1, "400000.00")
+    assert rows["某州小计"]["late_forwards"] == 1 and rows["甲县"]["late_forwards"] == 0
