@@ -181,7 +181,7 @@ def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str, bom: bo
 
 def register() -> None:
     """Attach every command module to the group (import order = help order)."""
-    from cli import audit, demo, imports, query, write  # noqa: F401
+    from cli import audit, demo, imports, query, report, write  # noqa: F401
 
 
 def main() -> None:

@@ -127,8 +127,9 @@ def _fmt(ctx: Context, fmt: str | None) -> str:
 @click.argument("unit", required=False)
 @click.option("--year", type=int, default=None, help="Only this fiscal year.")
 @click.option("--task", default=None, help="Only this fund task, e.g. 以工代赈任务.")
-@click.option("--by", type=click.Choice(["indicator", "unit", "task", "year"]), default="indicator",
-              show_default=True, help="One row per indicator, or totals per unit / task / year.")
+@click.option("--by", type=click.Choice(["indicator", "unit", "task", "year", "area"]),
+              default="indicator", show_default=True,
+              help="One row per indicator, or totals per unit / task / year, or per area (小计).")
 @query_options()
 @pass_ctx
 def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, by: str,
@@ -140,12 +141,24 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
       budget-ledger balance 城关区 --year 2025
       budget-ledger balance --by task --format json
       budget-ledger balance 拉萨市 --as-of 2025-06-30
+      budget-ledger balance --by area --year 2025
     """
     from projections.balances import BALANCE_COLUMNS, TABLE_COLUMNS, balance_totals, total_columns
     from projections.balances import balance as query
 
     engine, view = books(ctx, as_of, known_at)
-    if by == "indicator":
+    if by == "area":
+        from projections.areas import balance_by_area
+        from projections.db import connected
+
+        with connected(engine) as conn:
+            rows = balance_by_area(conn, view, unit, year, task)
+        f = _fmt(ctx, fmt)
+        if f == "table":
+            rows = [{**r, "area": "  " * r["depth"] + r["area"] + "小计"} for r in rows]
+        emit(rows, f, columns=("area", "level", "indicators", "received", "allocated", "paid",
+                               "available"), title="balance per area (元)")
+    elif by == "indicator":
         f = _fmt(ctx, fmt)
         rows = query(engine, unit, year=year, task=task, view=view)
         columns = TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS
@@ -163,8 +176,10 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
 
 @cli.command()
 @click.option("--unit", default=None, help="Start the hierarchy at this unit (default: the top).")
-@click.option("--by", type=click.Choice(["unit", "task", "month"]), default="unit",
-              show_default=True, help="Rows per unit of the hierarchy, per task, or per month.")
+@click.option("--by", type=click.Choice(["unit", "area", "task", "month", "subject"]),
+              default="unit", show_default=True,
+              help="Rows per unit of the funding hierarchy, per area (小计, a 直管县 under its "
+                   "prefecture), per task, per month, or per functional subject (项级).")
 @click.option("--year", type=int, default=None, help="Only indicators of this budget year.")
 @click.option("--task", default=None, help="Only indicators of this fund task, e.g. 以工代赈任务.")
 @query_options()
@@ -173,14 +188,19 @@ def progress(ctx: Context, unit: str | None, by: str, year: int | None, task: st
              fmt: str | None, as_of: date | None, known_at: datetime | None) -> None:
     """Execution progress (支出进度): paid ÷ received, rolled up county → prefecture → region.
 
-    Only payments count as spending; forwards and allocations never do. `received` is net of
-    money returned up (收回). With --by month the figures are cumulative to each month's end.
+    Only payments count as spending (支付); forwards and allocations never do. `received` is net
+    of money returned up (收回). With --by month the figures are cumulative to each month's end.
+    With --by area each row is an area's subtotal (小计): the area's own level and every unit in
+    it geographically, a 直管县 included; 分配进度 (allocated ÷ received) is shown too.
+    Percentages: `spending_pct` / `allocation_pct` in JSON ("3.83"), with % in tables.
 
     \b
     Example:
       budget-ledger progress
       budget-ledger progress --unit 拉萨市 --by task
       budget-ledger progress --unit 西藏自治区 --by month --format csv
+      budget-ledger progress --by area
+      budget-ledger progress --unit 拉萨市 --by subject
     """
     from projections.progress import progress as query
 
@@ -192,11 +212,22 @@ def progress(ctx: Context, unit: str | None, by: str, year: int | None, task: st
     if by == "unit":
         if f == "table":
             rows = [{**r, "unit": "  " * r["level"] + r["unit"]} for r in rows]
-        cols: tuple[str, ...] = ("unit", "parent", "received", "paid", "ratio")
+        cols: tuple[str, ...] = ("unit", "parent", "received", "paid", "ratio", "spending_pct")
+    elif by == "area":
+        if f == "table":
+            rows = [{**r, "area": "  " * r["depth"] + r["area"] + "小计"} for r in rows]
+        cols = ("area", "level", "units", "received", "allocated", "allocation_pct", "paid",
+                "spending_pct")
     elif by == "task":
-        cols = ("unit", "task", "received", "paid", "ratio")
+        cols = ("unit", "task", "received", "paid", "ratio", "spending_pct")
+    elif by == "subject":
+        cols = ("subject", "parent_subject", "received", "allocated", "allocation_pct", "paid",
+                "spending_pct")
     else:
-        cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio")
+        cols = ("unit", "month", "received", "paid_in_month", "paid", "ratio", "spending_pct")
+    if f == "table":
+        rows = [{**r, **{k: f"{r[k]}%" for k in ("spending_pct", "allocation_pct") if k in r}}
+                for r in rows]
     emit(rows, f, columns=cols, title=f"execution progress per {by} (元)")
 
 

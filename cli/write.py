@@ -19,11 +19,13 @@ from ledger.commands import (
     RecoverCommand,
     RenameProjectCommand,
     ReverseCommand,
+    SetUnitCommand,
     build,
 )
 from ledger.errors import InputError
 from ledger.fund_source import FundSource
 from ledger.project import Category, PayeeKind
+from ledger.unit import Level
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -91,6 +93,9 @@ def issue(ctx: Context, **kw: Any) -> None:
 @click.option("--doc", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--id", "child_id", default=None, help="Child indicator id (default: generated).")
+@click.option("--subject", default=None,
+              help="Refine the functional subject for the child to a 项级 subject below the "
+                   "parent's (e.g. 2130504 under 21305); default: the parent's.")
 @click.option("--tracking/--no-tracking", default=None,
               help="Assert the flag; refused (exit 3) if it differs from the parent's.")
 @pass_ctx
@@ -152,12 +157,15 @@ def project_rename(ctx: Context, **kw: Any) -> None:
 @click.option("--amount", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--doc", default=None)
+@click.option("--subject", default=None,
+              help="Refine the line's functional subject to a 项级 subject below the "
+                   "indicator's (e.g. 2130504 under 21305).")
 @pass_ctx
 def allocate(ctx: Context, **kw: Any) -> None:
     """Break down (分解) indicator money to a project: one funding line per indicator.
 
     \b
-    Example:  budget-ledger allocate --indicator I-2 --project CG-2025-01 --amount 300万 --date 2025-01-12
+    Example:  budget-ledger allocate --indicator I-2 --project CG-2025-01 --amount 300万 --date 2025-01-12 --subject 2130504
     """
     done(ctx, ctx.app.allocate(build(AllocateCommand, **_fields(ctx, **kw))))
 
@@ -204,12 +212,21 @@ def progress_report(ctx: Context, **kw: Any) -> None:
 @click.option("--doc", required=True)
 @click.option("--date", "effective_date", required=True)
 @click.option("--reason", required=True)
+@click.option("--to", "to", type=click.Choice(["parent", "pool"]), default="parent",
+              show_default=True,
+              help="parent: back to the indicator it came from (a root: to its issuer); pool: "
+                   "into the same level's pool (同级统筹), a new indicator of the same unit.")
+@click.option("--pool-id", default=None, help="Id of the pool indicator (--to pool; default: generated).")
 @pass_ctx
 def recover(ctx: Context, **kw: Any) -> None:
-    """Return (收回) unspent money of an indicator to its parent.
+    """Take back (收回) unspent money of an indicator: to its parent, or into the same level's
+    pool (同级统筹). Either way it stays tracked: the pool is a child indicator with the same
+    terms and root, which the unit can allocate again. Prints the indicator recovered from
+    (--to pool: the new pool indicator).
 
     \b
     Example:  budget-ledger recover --indicator I-2 --amount 50万 --doc 拉财〔2025〕9号 --date 2025-06-30 --reason 项目调整
+              budget-ledger recover --indicator I-2 --amount 30万 --doc 墨财〔2025〕5号 --date 2025-06-30 --reason 结余统筹 --to pool
     """
     done(ctx, ctx.app.recover(build(RecoverCommand, **_fields(ctx, **kw))))
 
@@ -244,3 +261,36 @@ def reverse(ctx: Context, **kw: Any) -> None:
     Example:  budget-ledger reverse CG-2025-01:P1 --date 2025-03-05 --reason 重复支付
     """
     done(ctx, ctx.app.reverse(build(ReverseCommand, **_fields(ctx, **kw))))
+
+
+@cli.group()
+def unit() -> None:
+    """Units: administrative level and geographic area."""
+
+
+@unit.command("set")
+@click.argument("unit")
+@click.option("--level", required=True, type=click.Choice([lv.value for lv in Level]),
+              help="Administrative level (region and province are one level).")
+@click.option("--area", default=None,
+              help="Geographic parent: the area whose 小计 includes this unit (not who funds it).")
+@click.option("--direct-county", is_flag=True, default=False,
+              help="资金管理型直管县: funded by the region/province directly, counted in --area.")
+@click.option("--date", "effective_date", default=None,
+              help="Date of the statement (default: today in China).")
+@click.option("--doc", default=None, help="Document that says so, if any.")
+@pass_ctx
+def unit_set(ctx: Context, **kw: Any) -> None:
+    """Declare or correct a unit's administrative level and geographic area (an event).
+
+    The area is where the unit rolls up in `progress --by area` and `report monthly`; who funds
+    it is told by the money. Setting what is already recorded records nothing.
+
+    \b
+    Example:  budget-ledger unit set 林周县 --level county --area 拉萨市 --direct-county
+    """
+    from ledger.commands import today
+
+    fields = _fields(ctx, **kw)
+    fields.setdefault("effective_date", today())
+    done(ctx, ctx.app.set_unit(build(SetUnitCommand, **fields)))

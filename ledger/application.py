@@ -40,12 +40,15 @@ from ledger.commands import (
     RecoverCommand,
     RenameProjectCommand,
     ReverseCommand,
+    SetUnitCommand,
 )
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.library_patches import fold, stamp_recorded_at  # noqa: F401 - re-exported
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
+from ledger.subjects import check_refines
+from ledger.unit import Unit, set_unit
 
 T = TypeVar("T")
 
@@ -78,6 +81,7 @@ class Batch:
         self.app = app
         self.indicators: dict[str, Indicator] = {}
         self.projects: dict[str, Project] = {}
+        self.units: dict[str, Unit | None] = {}  # None: looked up, not declared
         self.commands = 0
 
     # ---- loading ---------------------------------------------------------------------------
@@ -103,6 +107,17 @@ class Batch:
             assert isinstance(agg, Project)
             self.projects[project_id] = agg
         return agg
+
+    def unit(self, name: str) -> Unit | None:
+        """The unit's declared level and area, or None when it was never declared."""
+        if name not in self.units:
+            try:
+                agg = self.app.repository.get(Unit.uuid_for(name), projector_func=fold)
+            except AggregateNotFoundError:
+                agg = None
+            assert agg is None or isinstance(agg, Unit)
+            self.units[name] = agg
+        return self.units[name]
 
     def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
         if ident in cache or key in self.app.repository:
@@ -145,6 +160,7 @@ class Batch:
             effective_date=cmd.effective_date,
             actor=cmd.actor,
             expected_terms=cmd.expected_terms(),
+            subject=cmd.subject,
         )
         self.indicators[ident] = child
         self.commands += 1
@@ -169,6 +185,9 @@ class Batch:
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
         prj.check_dated(cmd.effective_date)
+        if cmd.subject is not None:  # checked before any event is triggered
+            check_refines(f"indicator {ind.indicator_id}",
+                          prj.line_subjects.get(ind.indicator_id, ind.subject), cmd.subject)
         ind.allocate(
             project_id=prj.project_id,
             amount=cmd.amount,
@@ -183,6 +202,10 @@ class Batch:
             actor=cmd.actor,
             doc=cmd.doc,
         )
+        if cmd.subject is not None:
+            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+                               subject=cmd.subject, effective_date=cmd.effective_date,
+                               actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
         return f"{prj.project_id}<-{ind.indicator_id}"
 
@@ -258,6 +281,8 @@ class Batch:
         return prj.project_id
 
     def recover(self, cmd: RecoverCommand) -> str:
+        if cmd.to == "pool":
+            return self._pool(cmd)
         child = self.indicator(cmd.indicator_id)
         parent = self.indicator(child.parent_id) if child.parent_id else None
         child.recover(
@@ -271,6 +296,17 @@ class Batch:
         self.commands += 1
         return child.indicator_id
 
+    def _pool(self, cmd: RecoverCommand) -> str:
+        """收回 into the same level's pool (同级统筹); returns the pool indicator's id."""
+        ind = self.indicator(cmd.indicator_id)
+        pool_id = cmd.pool_id or new_id("I")
+        self._check_new("indicator", pool_id, self.indicators, Indicator.uuid_for(pool_id))
+        self.indicators[pool_id] = ind.pool(
+            pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+            actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        self.commands += 1
+        return pool_id
+
     def rename_project(self, cmd: RenameProjectCommand) -> str:
         prj = self.project(cmd.project_id)
         prj.rename(
@@ -283,10 +319,16 @@ class Batch:
         self.commands += 1
         return prj.project_id
 
+    def set_unit(self, cmd: SetUnitCommand) -> str:
+        set_unit(self, cmd)
+        self.commands += 1
+        return cmd.unit
+
     # ---- saving ----------------------------------------------------------------------------
 
     def touched(self) -> list[Aggregate]:
-        aggs: list[Aggregate] = [*self.indicators.values(), *self.projects.values()]
+        aggs: list[Aggregate] = [*self.indicators.values(), *self.projects.values(),
+                                 *(u for u in self.units.values() if u is not None)]
         return [a for a in aggs if a.pending_events]
 
     def commit(self) -> int:
@@ -402,6 +444,9 @@ class BudgetLedger(Application[UUID]):
 
     def recover(self, cmd: RecoverCommand) -> str:
         return self.run(lambda b: b.recover(cmd))
+
+    def set_unit(self, cmd: SetUnitCommand) -> str:
+        return self.run(lambda b: b.set_unit(cmd))
 
     def rename_project(self, cmd: RenameProjectCommand) -> str:
         return self.run(lambda b: b.rename_project(cmd))

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from ledger.errors import InputError
 from ledger.fund_source import FundSource, parse_fund_source  # noqa: F401 - FundSource re-exported
 from ledger.money import AmountError, check_bound, parse_amount
 from ledger.project import Category, PayeeKind
+from ledger.unit import Level
 from ledger.validation import explain
 
 
@@ -116,6 +117,7 @@ Ident = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")]
 # validated against FundSource; kept as the plain string the events store ('provincial')
 Source = Annotated[str, BeforeValidator(parse_fund_source)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
+Subject = Annotated[str, Field(pattern=r"^\d{3}(\d{2}){0,2}$")]  # 类 213, 款 21305, 项 2130504
 
 
 class Command(BaseModel):
@@ -140,7 +142,7 @@ class IssueCommand(Command):
     task: Text
     source: Source
     issuer: Text | None = None
-    subject: Annotated[str, Field(pattern=r"^\d{3,7}$")] | None = None
+    subject: Subject | None = None
     tracking: bool = False
     direct: bool = False
     advance: bool = False
@@ -176,13 +178,14 @@ class ForwardCommand(Command):
     year: Year | None = None
     task: Text | None = None
     source: Source | None = None
-    subject: str | None = None
+    subject: Subject | None = None  # the parent's, or a 项级 subject below it
     tracking: bool | None = None
     direct: bool | None = None
     advance: bool | None = None
 
     def expected_terms(self) -> dict[str, object]:
-        keys = ("year", "task", "source", "subject", "tracking", "direct", "advance")
+        """Terms the child must share with its parent (``subject`` may refine instead)."""
+        keys = ("year", "task", "source", "tracking", "direct", "advance")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -203,6 +206,7 @@ class AllocateCommand(Command):
     amount: Fen
     effective_date: EffectiveDate
     doc: Text | None = None
+    subject: Subject | None = None  # refines the line's functional subject (项级)
 
 
 class PayCommand(Command):
@@ -232,12 +236,17 @@ class ProgressCommand(Command):
 
 
 class RecoverCommand(Command):
-    OPTIONS = {"indicator_id": "--indicator", "effective_date": "--date"}
+    """收回: to the parent indicator (``to="parent"``; a root: to its issuer) or into the same
+    level's pool (``to="pool"``, 同级统筹: a new pool indicator ``pool_id`` of the same unit)."""
+
+    OPTIONS = {"indicator_id": "--indicator", "effective_date": "--date", "pool_id": "--pool-id"}
     indicator_id: Ident
     amount: Fen
     doc: Text
     effective_date: EffectiveDate
     reason: Text
+    to: Literal["parent", "pool"] = "parent"
+    pool_id: Ident | None = None
 
 
 class DeallocateCommand(Command):
@@ -265,6 +274,18 @@ class RenameProjectCommand(Command):
     doc: Text
     effective_date: EffectiveDate
     reason: Text | None = None
+
+
+class SetUnitCommand(Command):
+    """Declare or correct a unit's administrative level and geographic area (``unit set``)."""
+
+    OPTIONS = {"unit": "UNIT", "effective_date": "--date", "direct_county": "--direct-county"}
+    unit: Text
+    level: Level
+    area: Text | None = None
+    direct_county: bool = False
+    effective_date: EffectiveDate
+    doc: Text | None = None
 
 
 C = TypeVar("C", bound=Command)

@@ -72,7 +72,12 @@ PAYMENTS = [
     ("MZ-V0001", "MZ-2025-01", None, "墨竹工卡县农户（120户）", "household", "1,100,000.00", "2025-06-15", "no"),
 ]
 
-PROGRESS = [("CG-2025-01", "45", "2025-05-31"), ("DL-2025-01", "60", "2025-05-31"),
+# project, percent, date: each payment is covered by the progress reported before it, except
+# 墨竹工卡县's 庭院经济 subsidy, paid on 2025-06-15 with no progress on record — the one problem the
+# demo's audit reports (payment-ahead-of-progress; see docs/investigations.md)
+PROGRESS = [("LZ-2025-01", "25", "2025-03-10"), ("CG-2025-01", "24", "2025-03-01"),
+            ("DL-2025-01", "30", "2025-03-18"), ("DL-2025-02", "24", "2025-04-05"),
+            ("CG-2025-01", "45", "2025-05-15"), ("DL-2025-01", "60", "2025-05-25"),
             ("DL-2025-02", "30", "2025-05-31"), ("LZ-2025-01", "35", "2025-05-31")]
 
 

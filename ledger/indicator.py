@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
+from ledger.subjects import check_refines
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -51,6 +52,29 @@ class Indicator(Aggregate):
         """转下达 (received side) — a child indicator created by a forward; carries its parent's terms."""
 
         TOPIC = topic("Indicator.Received")
+        indicator_id: str
+        unit: str
+        issuer: str
+        amount: int
+        year: int
+        task: str
+        source: str
+        subject: str | None
+        tracking: bool
+        direct: bool
+        advance: bool
+        doc: str
+        effective_date: date
+        actor: str
+        parent_id: str
+        root_id: str
+
+    class PoolReceived(Created):
+        """收回统筹 (received side) — money a finance department took back from one of its own
+        indicators into the same level's pool (同级统筹): a child of that indicator held by the
+        same unit, with its terms, so the money stays tracked and stays 衔接 money."""
+
+        TOPIC = topic("Indicator.PoolReceived")
         indicator_id: str
         unit: str
         issuer: str
@@ -181,9 +205,15 @@ class Indicator(Aggregate):
         effective_date: date,
         actor: str,
         expected_terms: dict[str, object] | None = None,
+        subject: str | None = None,
     ) -> Indicator:
-        """转下达: debit this indicator and create the child. Save both together."""
+        """转下达: debit this indicator and create the child. Save both together. ``subject``
+        refines the functional subject for the child (a 项级 subject below this one's)."""
         inv.check_inherits(self, expected_terms or {})
+        terms = self.inherited_terms()
+        if subject is not None:
+            check_refines(f"indicator {self.indicator_id}", self.subject, subject)
+            terms["subject"] = subject
         self.check_dated(effective_date)
         inv.check_available(self, amount, "forward", effective_date)
         self._forwarded_out(
@@ -201,7 +231,7 @@ class Indicator(Aggregate):
             actor=actor,
             parent_id=self.indicator_id,
             root_id=self.root_id,
-            **self.inherited_terms(),  # type: ignore[arg-type]
+            **terms,  # type: ignore[arg-type]
         )
 
     # ---- movements ------------------------------------------------------------------------
@@ -270,6 +300,37 @@ class Indicator(Aggregate):
                 reason=reason,
             )
 
+    def pool(
+        self,
+        *,
+        pool_id: str,
+        amount: int,
+        effective_date: date,
+        actor: str,
+        doc: str,
+        reason: str,
+    ) -> Indicator:
+        """收回 into the same level's pool (同级统筹): unspent money leaves this indicator for a
+        pool indicator of the same unit (its child, same terms and root). Save both together."""
+        self.check_dated(effective_date)
+        inv.check_available(self, amount, "return", effective_date)
+        self._pooled(child_id=pool_id, amount=amount, effective_date=effective_date, actor=actor,
+                     doc=doc, reason=reason)
+        return type(self)._create(
+            self.PoolReceived,
+            id=self.uuid_for(pool_id),
+            indicator_id=pool_id,
+            unit=self.unit,
+            issuer=self.unit,
+            amount=amount,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+            parent_id=self.indicator_id,
+            root_id=self.root_id,
+            **self.inherited_terms(),  # type: ignore[arg-type]
+        )
+
     def check_dated(self, effective_date: date) -> None:
         inv.check_dated_after(f"indicator {self.indicator_id}", self.effective_date, effective_date)
 
@@ -317,6 +378,13 @@ class Indicator(Aggregate):
         reason: str,
     ) -> None:
         self.recovered += amount
+        self._moved(effective_date, -amount)
+
+    @event("Pooled", topic=topic("Indicator.Pooled"))
+    def _pooled(
+        self, child_id: str, amount: int, effective_date: date, actor: str, doc: str, reason: str
+    ) -> None:
+        self.forwarded += amount  # passed to the pool indicator, which holds it from now on
         self._moved(effective_date, -amount)
 
     @event("RecoveryReceived", topic=topic("Indicator.RecoveryReceived"))

@@ -5,7 +5,8 @@ much, and what "available" is. The write side (``Indicator``) and the read side'
 Buckets of an indicator (all in 分):
 
 - ``received``  — 下达 / 转下达 into this indicator
-- ``forwarded`` — 转下达 out to child indicators, net of money recovered back from them
+- ``forwarded`` — 转下达 out to child indicators, net of money recovered back from them, and
+  money taken back into the same level's pool (同级统筹: a child indicator of the same unit)
 - ``allocated`` — 分解 to projects, net of releases (核减)
 - ``recovered`` — 收回: returned by this indicator to its parent (or issuer)
 - ``paid``      — 支付 by projects from this indicator, net of reversals (inside ``allocated``)
@@ -36,6 +37,8 @@ MOVES: dict[str, tuple[str, int]] = {
     event_name(Indicator.Issued): ("received", +1),
     event_name(Indicator.Received): ("received", +1),
     event_name(Indicator.ForwardedOut): ("forwarded", +1),
+    event_name(Indicator.Pooled): ("forwarded", +1),  # 收回 into the same level's pool (a child indicator)
+    event_name(Indicator.PoolReceived): ("received", +1),
     event_name(Indicator.RecoveryReceived): ("forwarded", -1),
     event_name(Indicator.AllocatedToProject): ("allocated", +1),
     event_name(Indicator.Deallocated): ("allocated", -1),

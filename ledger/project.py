@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
+from ledger.subjects import check_refines
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -94,6 +95,7 @@ class Project(Aggregate):
         self.doc = doc
         self.effective_date = effective_date
         self.lines: dict[str, FundingLine] = {}
+        self.line_subjects: dict[str, str] = {}  # indicator id -> refined subject (项级)
         self.payments: dict[str, PaymentState] = {}
         self.vouchers: dict[str, str] = {}
         self.percent: Decimal | None = None
@@ -155,6 +157,19 @@ class Project(Aggregate):
             actor=actor,
             doc=doc,
         )
+
+    def refine_subject(
+        self, *, indicator_id: str, indicator_subject: str | None, subject: str,
+        effective_date: date, actor: str, doc: str | None,
+    ) -> None:
+        """Refine the functional subject of the funding line from ``indicator_id`` to a 项级
+        subject below the indicator's (and below any earlier refinement of the line)."""
+        current = self.line_subjects.get(indicator_id, indicator_subject)
+        check_refines(f"funding line {self.project_id}<-{indicator_id}", current, subject)
+        if subject == current:
+            return
+        self._subject_refined(indicator_id=indicator_id, subject=subject, old_subject=current,
+                              effective_date=effective_date, actor=actor, doc=doc)
 
     def release_funding(
         self,
@@ -257,6 +272,14 @@ class Project(Aggregate):
         line = self.lines.setdefault(indicator_id, FundingLine())
         line.allocated += amount
         line.unpaid.add(effective_date, amount)
+        self._entry(effective_date)
+
+    @event("SubjectRefined", topic=topic("Project.SubjectRefined"))
+    def _subject_refined(
+        self, indicator_id: str, subject: str, old_subject: str | None, effective_date: date,
+        actor: str, doc: str | None,
+    ) -> None:
+        self.line_subjects[indicator_id] = subject
         self._entry(effective_date)
 
     @event("FundingReleased", topic=topic("Project.FundingReleased"))

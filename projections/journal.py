@@ -38,11 +38,13 @@ from projections.tables import (
     EventRow,
     IndicatorRow,
     JournalRow,
+    LineSubjectRow,
     PaymentRow,
     ProgressReportRow,
     ProjectRow,
     RenameRow,
     ReversalRow,
+    UnitRow,
 )
 from projections.updater import fixed_utc
 
@@ -54,6 +56,8 @@ REV = ReversalRow.__table__
 PROG = ProgressReportRow.__table__
 REN = RenameRow.__table__
 EV = EventRow.__table__
+U = UnitRow.__table__
+LS = LineSubjectRow.__table__
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -221,3 +225,26 @@ def events(conn: Connection, view: View, *where: Any, limit: int | None = None) 
 def latest_effective_date(conn: Connection, view: View) -> date | None:
     value = conn.execute(select(func.max(EV.c.effective_date)).where(*view.visible(EV))).scalar()
     return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
+
+
+def units(conn: Connection, view: View) -> dict[str, Row[Any]]:
+    """Each unit's level and area: its latest declaration or correction recorded by ``known_at``.
+
+    Only ``known_at`` filters: a unit's level and area are standing facts about the map, not
+    business entries, so a correction applies to every as-of view (a prefecture's 小计 of 2025
+    is computed with the areas as they are known now, or as they were known at ``known_at``).
+    """
+    cond = [] if view.known_at is None else [U.c.recorded_at <= view.known_at_text]
+    out: dict[str, Row[Any]] = {}
+    for r in conn.execute(select(U).where(*cond).order_by(U.c.position)):
+        out[r.unit] = r
+    return out
+
+
+def line_subjects(conn: Connection, view: View) -> dict[tuple[str, str], str]:
+    """(project, indicator) -> the funding line's refined subject, as of the view."""
+    out: dict[tuple[str, str], str] = {}
+    for r in conn.execute(select(LS).where(*view.visible(LS)).order_by(LS.c.effective_date,
+                                                                       LS.c.position)):
+        out[(r.project_id, r.indicator_id)] = r.subject
+    return out

@@ -20,11 +20,20 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from ledger.money import format_yuan, ratio
+from projections.areas import by_area, percent
 from projections.db import Source, chunks, connected
-from projections.journal import LIVE, View, indicators, indicators_in, movements
+from projections.journal import (
+    LIVE,
+    View,
+    indicators,
+    indicators_in,
+    line_subjects,
+    lines_in,
+    movements,
+)
 from projections.tables import IndicatorRow, JournalRow
 
-ProgressBy = Literal["unit", "task", "month"]
+ProgressBy = Literal["unit", "task", "month", "area", "subject"]
 
 
 @dataclass
@@ -119,7 +128,7 @@ def _load(conn: Connection, unit: str | None, view: View, terms: list[Any]) -> _
 
 def _row(unit: str, received: int, paid: int, **extra: Any) -> dict[str, Any]:
     return {"unit": unit, **extra, "received": format_yuan(received), "paid": format_yuan(paid),
-            "ratio": ratio(paid, received)}
+            "ratio": ratio(paid, received), "spending_pct": percent(paid, received)}
 
 
 def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit",
@@ -131,7 +140,11 @@ def progress(source: Source, unit: str | None = None, *, by: ProgressBy = "unit"
     terms = ([IndicatorRow.year == year] if year is not None else []) + (
         [IndicatorRow.task == task] if task is not None else [])
     with connected(source) as conn:
+        if by == "area":
+            return by_area(conn, view, unit)
         scope = _load(conn, unit, view, terms)
+        if by == "subject":
+            return _by_subject(conn, scope, view)
         roots = [unit] if unit is not None and unit in scope.entries else scope.roots()
         if by == "unit":
             return _by_unit(scope, roots)
@@ -209,4 +222,35 @@ def _by_month(conn: Connection, scope: _Scope, roots: list[str], view: View) -> 
             cum_paid += spent.get((u, m), 0)
             out.append(_row(u, cum_got, cum_paid, month=m,
                             paid_in_month=format_yuan(spent.get((u, m), 0))))
+    return out
+
+
+def _by_subject(conn: Connection, scope: _Scope, view: View) -> list[dict[str, Any]]:
+    """Per functional subject (项级 where refined): the money kept under it — unallocated
+    balances under their indicator's subject, funding lines under the line's (refined) subject —
+    allocated and paid. The rows add up to the whole tree's received, allocated and paid."""
+    ids = set(scope.inds)
+    subject_of: dict[str, str | None] = {}
+    received: dict[str | None, int] = defaultdict(int)
+    allocated: dict[str | None, int] = defaultdict(int)
+    paid: dict[str | None, int] = defaultdict(int)
+    for r in indicators_in(conn, view, IndicatorRow.indicator_id, sorted(ids)):
+        subject_of[r.indicator_id] = r.subject
+        received[r.subject] += int(r.available)
+    refined = line_subjects(conn, view)
+    for ln in lines_in(conn, view, JournalRow.indicator_id, sorted(ids)):
+        subj = refined.get((ln.project_id, ln.indicator_id), subject_of.get(ln.indicator_id))
+        received[subj] += int(ln.allocated)
+        allocated[subj] += int(ln.allocated)
+        paid[subj] += int(ln.paid)
+    out = []
+    for subj in sorted(received, key=lambda x: (x is None, x or "")):
+        parent = next((p for p in sorted({x for x in received if x}, key=len, reverse=True)
+                       if subj and p != subj and subj.startswith(p)), None)
+        out.append({"subject": subj or "(none)", "parent_subject": parent,
+                    "received": format_yuan(received[subj]),
+                    "allocated": format_yuan(allocated[subj]), "paid": format_yuan(paid[subj]),
+                    "ratio": ratio(paid[subj], received[subj]),
+                    "allocation_pct": percent(allocated[subj], received[subj]),
+                    "spending_pct": percent(paid[subj], received[subj])})
     return out

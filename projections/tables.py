@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 4  # 1: balances in place; 2: the journal; 3: compact rm_events; 4: SQLite keys
+SCHEMA_VERSION = 5  # 1: balances in place; 2: journal; 3: compact rm_events; 4: SQLite keys; 5: units, line subjects
 
 # A log position as a key: on SQLite an INTEGER PRIMARY KEY is the row id itself (one B-tree, not a
 # table plus a unique index); elsewhere a BIGINT.
@@ -155,6 +155,34 @@ class RenameRow(Base):
     recorded_at: Mapped[str] = mapped_column(String(32))
 
 
+class UnitRow(Base):
+    """A unit's administrative level and geographic area, as declared or corrected (one row per
+    ``Unit.Declared`` / ``Unit.Corrected``); the latest row in view is the unit's state."""
+
+    __tablename__ = "rm_units"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    area: Mapped[str | None] = mapped_column(String(200))
+    direct_county: Mapped[bool] = mapped_column(Boolean)
+    doc: Mapped[str | None] = mapped_column(String(200))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
+class LineSubjectRow(Base):
+    """A funding line's functional subject refined to 项级 (``Project.SubjectRefined``); the
+    latest row in view is the line's subject, else its indicator's."""
+
+    __tablename__ = "rm_line_subjects"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(120))
+    indicator_id: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(20))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+
+
 class EventRow(Base):
     """The log, indexed: one row per event with its common fields and up to three entities it
     touched (a forward: parent and child; a payment: project, indicator and the payment). The
@@ -199,6 +227,7 @@ INDEXES = [
     Index("ix_rm_events_entity", EventRow.entity),
     Index("ix_rm_events_other", EventRow.other),
     Index("ix_rm_events_third", EventRow.third),
+    Index("ix_rm_units_unit", UnitRow.unit),
 ]
 
 ALL_TABLES = list(Base.metadata.sorted_tables)

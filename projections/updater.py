@@ -28,6 +28,7 @@ from sqlalchemy.schema import CreateTable
 from ledger.errors import LedgerError
 from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
 from ledger.topics import event_name
+from ledger.unit import Unit as _Unit
 from projections import sql_fast_path
 from projections.db import chunks
 from projections.tables import (
@@ -166,7 +167,8 @@ class JournalWriter:
     def _resolve(self, conn: Connection, decoded: list[tuple[int, str, str, dict[str, Any]]]) -> None:
         created = {origin for _p, typ, origin, _s in decoded if typ in _CREATIONS}
         missing = {origin for _p, typ, origin, _s in decoded
-                   if typ not in _CREATIONS and origin not in self.ids and origin not in created}
+                   if typ not in _CREATIONS and typ not in _SELF_NAMED
+                   and origin not in self.ids and origin not in created}
         if len(self.ids) > 1_000_000:  # bounded memory on very long rebuilds
             self.ids.clear()
         keys = sorted(missing)
@@ -240,12 +242,30 @@ class JournalWriter:
                                    s["effective_date"], s["timestamp"]))
         return [prj]
 
+    def unit_set(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        """Unit.Declared / Unit.Corrected: the unit's level and area from this event on (both
+        events name the unit)."""
+        name = s["unit"]
+        rows["rm_units"].append((pos, name, s["level"], s.get("area"), s["direct_county"],
+                                 s.get("doc"), s["effective_date"], s["timestamp"]))
+        return [name]
+
+    def subject_refined(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+        prj = self.ids[origin]
+        rows["rm_line_subjects"].append((pos, prj, s["indicator_id"], s["subject"],
+                                         s["effective_date"], s["timestamp"]))
+        return [prj, s["indicator_id"]]
+
 
 E = event_name
 PAID, REVERSED = E(Project.PaymentMade), E(Project.PaymentReversed)
-_CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Project.Registered)}
+_CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Indicator.PoolReceived),
+              E(Project.Registered)}
+Unit: Any = _Unit  # its @event classes are made at run time too
+_SELF_NAMED = {E(Unit.Declared), E(Unit.Corrected)}  # name their entity; no UUID look-up
 _OTHER = {  # the counterparty an indicator movement names
     E(Indicator.ForwardedOut): "child_id",
+    E(Indicator.Pooled): "child_id",
     E(Indicator.RecoveryReceived): "child_id",
     E(Indicator.AllocatedToProject): "project_id",
     E(Indicator.Deallocated): "project_id",
@@ -256,6 +276,7 @@ _OTHER = {  # the counterparty an indicator movement names
 _HANDLERS: dict[str, Callable[..., list[str]]] = {
     E(Indicator.Issued): JournalWriter.indicator_created,
     E(Indicator.Received): JournalWriter.indicator_created,
+    E(Indicator.PoolReceived): JournalWriter.indicator_created,
     **{typ: JournalWriter.indicator_move for typ in _OTHER},
     E(Project.Registered): JournalWriter.project_registered,
     E(Project.FundingAllocated): JournalWriter.funding,
@@ -264,6 +285,8 @@ _HANDLERS: dict[str, Callable[..., list[str]]] = {
     E(Project.PaymentReversed): JournalWriter.reversal,
     E(Project.ProgressReported): JournalWriter.progress,
     E(Project.Renamed): JournalWriter.renamed,
+    E(Project.SubjectRefined): JournalWriter.subject_refined,
+    **{typ: JournalWriter.unit_set for typ in _SELF_NAMED},
 }
 
 # ---- schema and position ------------------------------------------------------------------------

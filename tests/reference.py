@@ -68,7 +68,9 @@ def _apply(typ: str, ev: Any, pos: int, ind: dict[str, dict[str, Any]], names: d
            prj: dict[str, dict[str, Any]], lines: dict[tuple[str, str], list[int]],
            pays: dict[str, list[Any]]) -> None:
     origin = ev.originator_id.hex
-    if typ in ("Indicator.Issued", "Indicator.Received"):
+    if typ.startswith("Unit.") or typ == "Project.SubjectRefined":
+        return  # no money moves
+    if typ in ("Indicator.Issued", "Indicator.Received", "Indicator.PoolReceived"):
         names[origin] = ev.indicator_id
         ind[ev.indicator_id] = {"unit": ev.unit, "parent": getattr(ev, "parent_id", None),
                                 "received": ev.amount, "forwarded": 0, "allocated": 0,
@@ -76,6 +78,7 @@ def _apply(typ: str, ev: Any, pos: int, ind: dict[str, dict[str, Any]], names: d
     elif typ.startswith("Indicator."):
         row = ind[names[origin]]
         delta = {"Indicator.ForwardedOut": ("forwarded", 1), "Indicator.RecoveryReceived": ("forwarded", -1),
+                 "Indicator.Pooled": ("forwarded", 1),
                  "Indicator.AllocatedToProject": ("allocated", 1), "Indicator.Deallocated": ("allocated", -1),
                  "Indicator.Recovered": ("recovered", 1)}[typ]
         row[delta[0]] += delta[1] * ev.amount

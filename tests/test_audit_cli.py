@@ -41,7 +41,7 @@ def test_json_has_the_contract_keys_and_errors_exit_1(db_url: str) -> None:
     assert [(r["rule"], r["severity"], r["entity"], r["amount"]) for r in rows] == [
         ("forward-deadline", "error", "C2025", "1000000.00")]
     assert {"rule", "severity", "entity", "detail", "unit", "amount"} <= set(rows[0])
-    assert rows[0]["unit"] == "某市" and rows[0]["date"] == "2025-01-06"
+    assert rows[0]["unit"] == "某州" and rows[0]["date"] == "2025-01-06"
 
 
 def test_warnings_only_exit_0_and_table_and_csv_render(db_url: str) -> None:

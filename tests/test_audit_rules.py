@@ -13,8 +13,10 @@ from tests.helpers import allocate, forward, issue, pay, project
 from tests.test_audit_scenario import (
     CITY,
     COUNTY,
+    REGION,
     audit,
     base,
+    everywhere,
     keys,
     only,
     progress,
@@ -25,7 +27,7 @@ from tests.test_audit_scenario import (
 
 def tuned(**sections: dict[str, object]) -> RulesConfig:
     """The default rules with some keys changed, validated like a rules file."""
-    data = RulesConfig.default().model_dump(by_alias=True)
+    data = everywhere().model_dump(by_alias=True)
     for name, values in sections.items():
         data[name.replace("_", "-")].update(values)
     return RulesConfig.model_validate(data)
@@ -339,7 +341,7 @@ def test_progress_behind_schedule_fires_up_the_hierarchy(app: BudgetLedger) -> N
     # 182/365 of 100 万, rounded up to the 分, less the 20 万 paid
     found = audit(app, "2025-07-01")
     assert keys(found) == [
-        ("progress-behind-schedule", "warning", "自治区", "298630.14"),
+        ("progress-behind-schedule", "warning", REGION, "298630.14"),
         ("progress-behind-schedule", "warning", CITY, "298630.14"),
         ("progress-behind-schedule", "warning", COUNTY, "298630.14"),
     ]

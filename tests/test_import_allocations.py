@@ -52,7 +52,7 @@ def wan_fen(cell: str) -> int:
 
 def table_cells(text: str) -> list[tuple[str, str, str, int]]:
     reader = csv.DictReader(io.StringIO(text))
-    tasks = [c for c in reader.fieldnames or [] if c not in ("from", "to", "note")]
+    tasks = [c for c in reader.fieldnames or [] if c not in ("from", "to", "note", "area")]
     return [(r["from"], r["to"], t, wan_fen(r[t])) for r in reader for t in tasks]
 
 

@@ -65,7 +65,7 @@ def test_progress_json(db: str) -> None:
         ("西藏自治区", "12000000.00", "300000.00", "0.0250"), ("拉萨市", "6500000.00", "300000.00", "0.0462")]
     assert js(db, "progress", "--unit", "城关区", "--by", "task") == [
         {"unit": "城关区", "task": "以工代赈任务", "received": "5000000.00", "paid": "200000.00",
-         "ratio": "0.0400"}]
+         "ratio": "0.0400", "spending_pct": "4.00"}]
     months = js(db, "progress", "--unit", "西藏自治区", "--by", "month")
     assert months[-1]["month"] == "2025-04" and months[-1]["paid"] == "300000.00"
 

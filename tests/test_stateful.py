@@ -48,6 +48,7 @@ from ledger.commands import (
 )
 from ledger.errors import InputError, LedgerError
 from ledger.project import Category, PayeeKind
+from ledger.subjects import SubjectNotRefinement, is_below
 from projections import journal as jn
 from projections import lineage
 from projections.db import engine_for, scratch_engine
@@ -160,6 +161,9 @@ class Model:
             return inv.TrackingFlagChanged
         if any(parent.terms[k] != v for k, v in terms.items() if k != "tracking"):
             return inv.InheritanceMismatch
+        if cmd.subject is not None and cmd.subject != parent.terms["subject"] and (
+                parent.terms["subject"] is None or not is_below(cmd.subject, parent.terms["subject"])):
+            return SubjectNotRefinement
         if cmd.effective_date < parent.created:
             return inv.EntryBeforeItsEntity
         if cmd.amount > lowest_from(parent.moves, cmd.effective_date):
@@ -262,8 +266,11 @@ class Model:
             parent.forwarded += cmd.amount
             parent.moves.append((d, -cmd.amount))
             parent.last = max(parent.last, d)
+            terms = dict(parent.terms)
+            if cmd.subject is not None:  # a 项级 refinement (checked by expect_forward)
+                terms["subject"] = cmd.subject
             self.ind[result] = MIndicator(result, cmd.unit, parent.ident, parent.root,
-                                          dict(parent.terms), cmd.amount, d, moves=[(d, cmd.amount)])
+                                          terms, cmd.amount, d, moves=[(d, cmd.amount)])
         elif method == "add_project":
             self.prj[result] = MProject(result, cmd.unit, cmd.name, d, created=d)
         elif method in ("allocate", "deallocate"):
@@ -303,6 +310,13 @@ class Model:
             if (d, self.seq) >= prj.name_key:
                 prj.name, prj.name_key = cmd.new_name, (d, self.seq)
             prj.last = max(prj.last, d)
+        elif method == "recover" and cmd.to == "pool":  # 同级统筹: a child of the same unit
+            ind = self.ind[cmd.indicator_id]
+            ind.forwarded += cmd.amount
+            ind.moves.append((d, -cmd.amount))
+            ind.last = max(ind.last, d)
+            self.ind[result] = MIndicator(result, ind.unit, ind.ident, ind.root, dict(ind.terms),
+                                          cmd.amount, d, moves=[(d, cmd.amount)])
         elif method == "recover":
             ind = self.ind[cmd.indicator_id]
             ind.recovered += cmd.amount
@@ -331,7 +345,9 @@ def touched_by(method: str, cmd: Any, model: Model) -> tuple[set[str], set[str]]
             bucket.add(value)
     if method == "reverse":
         prjs.add(cmd.payment_id.rpartition(":P")[0])
-    if method == "recover" and cmd.indicator_id in model.ind:
+    if method == "recover" and cmd.to == "pool" and cmd.pool_id:
+        inds.add(cmd.pool_id)
+    elif method == "recover" and cmd.indicator_id in model.ind:
         parent = model.ind[cmd.indicator_id].parent
         if parent:
             inds.add(parent)
@@ -443,14 +459,15 @@ class LedgerMachine(RuleBasedStateMachine):
             effective_date=self.tick(days), year=data.draw(st.sampled_from([2024, 2025])),
             task=data.draw(st.sampled_from(TASKS), label="task"),
             source=data.draw(st.sampled_from(SOURCES), label="source"),
-            subject=data.draw(st.sampled_from([None, "2130504", "2130505"]), label="subject"),
+            subject=data.draw(st.sampled_from([None, "21305", "2130504", "2130505"]), label="subject"),
             tracking=data.draw(st.booleans(), label="tracking"),
             direct=data.draw(st.booleans(), label="direct"),
             advance=data.draw(st.booleans(), label="advance"),
         )
 
     @rule(data=st.data(), days=DAYS, variant=st.sampled_from(
-        ["ok", "ok", "ok", "terms", "over", "unknown", "duplicate", "tracking", "task", "backdated"]))
+        ["ok", "ok", "ok", "terms", "over", "unknown", "duplicate", "tracking", "task", "backdated",
+         "refine", "not-a-child"]))
     def forward(self, data: st.DataObject, days: int, variant: str) -> None:
         today = self.tick(days)
         funded = [i for i, m in self.model.ind.items() if m.available > 0]
@@ -476,6 +493,12 @@ class LedgerMachine(RuleBasedStateMachine):
             fields["task"] = next(t for t in TASKS if t != parent.terms["task"])
         if parent and variant == "backdated" and self.before(parent.last):
             fields["effective_date"] = self.before(parent.last)
+        if parent and variant == "refine":  # 21305 → 2130501; a 项级 subject stays itself
+            subject = parent.terms["subject"]
+            fields["subject"] = (subject + "01" if subject and len(subject) == 5
+                                 else subject or "2130501")
+        if variant == "not-a-child":
+            fields["subject"] = "2130601"  # never below 21305 / 2130504 / 2130505
         self.submit("forward", ForwardCommand, **fields)
 
     @rule(data=st.data(), days=DAYS, duplicate=st.booleans())
@@ -618,8 +641,8 @@ class LedgerMachine(RuleBasedStateMachine):
                     new_name=f"改名{self.fresh('N')}", doc="D-RENAME", effective_date=when)
 
     @rule(data=st.data(), days=DAYS, variant=st.sampled_from(
-        ["ok", "ok", "ok", "over", "unknown", "backdated"]))
-    def recover(self, data: st.DataObject, days: int, variant: str) -> None:
+        ["ok", "ok", "ok", "over", "unknown", "backdated"]), pool=st.booleans())
+    def recover(self, data: st.DataObject, days: int, variant: str, pool: bool) -> None:
         today = self.tick(days)
         indicator_id = UNKNOWN if variant == "unknown" else self.pick(
             data, list(self.model.ind), "indicator")
@@ -632,8 +655,9 @@ class LedgerMachine(RuleBasedStateMachine):
             parent = self.model.ind.get(ind.parent or "")
             latest = max(ind.last, parent.last if parent else ind.last)
             when = self.before(latest) or today
+        where: dict[str, Any] = {"to": "pool", "pool_id": self.fresh("I")} if pool else {}
         self.submit("recover", RecoverCommand, indicator_id=indicator_id, amount=amount,
-                    doc="D-RECOVER", effective_date=when, reason="结余收回")
+                    doc="D-RECOVER", effective_date=when, reason="结余收回", **where)
 
     @rule(field=st.sampled_from(["zero", "float", "three-decimals", "exponent", "date"]))
     def bad_input(self, field: str) -> None:
@@ -757,6 +781,10 @@ class LedgerMachine(RuleBasedStateMachine):
         for r in rows.values():
             root = rows[r.root_id]
             for term in TERMS:
+                if term == "subject" and r.subject != root.subject:  # refined to 项级 below it
+                    assert root.subject and is_below(r.subject, root.subject), (
+                        f"indicator {r.indicator_id}: subject {r.subject}, root {root.subject}")
+                    continue
                 assert getattr(r, term) == getattr(root, term), (
                     f"indicator {r.indicator_id}: {term} {getattr(r, term)!r}, root "
                     f"{root.indicator_id} has {getattr(root, term)!r}")

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ledger import invariants as inv
-from ledger.application import BudgetLedger
-from ledger.commands import ForwardCommand, IssueCommand, build
+from ledger.application import Batch, BudgetLedger
+from ledger.commands import ForwardCommand, IssueCommand, SetUnitCommand, build
 from ledger.errors import InputError
 from ledger.imports.allocation_steps import forward_step, issue_step, money
 from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step, run_import
@@ -24,12 +24,17 @@ from ledger.imports.problems import ImportRejected, Problem, refuse
 from ledger.imports.reading import RawTable
 from ledger.imports.rows import AllocationRow, is_row_number, merged_amounts, validate
 from ledger.money import AmountError, parse_amount
+from ledger.unit import Level
 from ledger.validation import first_control_character
 
 #: a column (or a from/to cell) holding one of these is a total, never a task or a unit
 AGGREGATE_WORDS = ("合计", "小计", "总计", "共计", "总额")
 AGGREGATE_NAMES = frozenset({"total", "subtotal", "sum", "grand total"})
 KEY_COLUMNS = ("from", "to")
+#: columns that describe a row without being a task: the note and the geographic area
+DESCRIPTIVE = ("note", "area")
+#: a note holding one of these marks a 资金管理型直管县 (funded from the table's root)
+DIRECT_COUNTY_MARKS = ("资金管理型直管县", "直管县")
 
 
 def allocation_indicator_id(doc: str, from_unit: str | None, to_unit: str, task: str) -> str:
@@ -84,6 +89,7 @@ class Columns:
     to: str
     note: str | None
     tasks: list[str]
+    area: str | None = None
     totals: list[str] = field(default_factory=list)  # checked against each row, not imported
     ignored: list[str] = field(default_factory=list)  # row numbers
 
@@ -92,9 +98,10 @@ def table_columns(table: RawTable, notes: list[str]) -> Columns:
     file = table.file
     lower = {h.lower(): h for h in table.header}
     missing = [c for c in KEY_COLUMNS if c not in lower]
-    cols = Columns(lower.get("from", ""), lower.get("to", ""), lower.get("note"), [])
+    cols = Columns(lower.get("from", ""), lower.get("to", ""), lower.get("note"), [],
+                   area=lower.get("area"))
     for h in table.header:
-        if h.lower() in (*KEY_COLUMNS, "note"):
+        if h.lower() in (*KEY_COLUMNS, *DESCRIPTIVE):
             continue
         bad = first_control_character(h)
         if bad:
@@ -192,7 +199,8 @@ def read_rows(table: RawTable, cols: Columns, unit: str) -> Rows:
     """Every row validated; refused as a whole (every bad row listed) if any is bad."""
     problems: list[Problem] = []
     rows: Rows = []
-    names = {"holder": cols.holder, "to": cols.to, "note": cols.note or "note"}
+    names = {"holder": cols.holder, "to": cols.to, "note": cols.note or "note",
+             "area": cols.area or "area"}
     first_of_pair: dict[tuple[str, str], int] = {}
     for n, raw in table.records():
         subtotal = _subtotal(table, cols, n, raw)
@@ -201,7 +209,8 @@ def read_rows(table: RawTable, cols: Columns, unit: str) -> Rows:
             continue
         data = {"holder": raw[cols.holder], "to": raw[cols.to],
                 "amounts": {t: raw[t] for t in cols.tasks},
-                "note": raw.get(cols.note) if cols.note else None}
+                "note": raw.get(cols.note) if cols.note else None,
+                "area": raw.get(cols.area) if cols.area else None}
         data = {k: v for k, v in data.items() if v not in ("", None)}
         row, bad = validate(AllocationRow, table, n, raw, data, names, {"unit": unit})
         bad += merged_amounts(table, n, raw, [*cols.tasks, *cols.totals])
@@ -320,6 +329,120 @@ def closure(file: str, rows: Rows, tops: list[str], flows: Flows, opts: Allocati
     return holder_indicator, blocked
 
 
+def is_direct_county(note: str | None) -> bool:
+    return bool(note) and any(m in _squash(note or "") for m in DIRECT_COUNTY_MARKS)
+
+
+@dataclass
+class Geography:
+    """Per receiving unit of the table: its area (geographic parent) and 直管县 mark."""
+
+    area: dict[str, str] = field(default_factory=dict)
+    direct: dict[str, bool] = field(default_factory=dict)
+    explicit: set[str] = field(default_factory=set)  # the table states the area (cell or note)
+
+
+def direct_counties(file: str, rows: Rows, notes: list[str]) -> tuple[Rows, Geography]:
+    """Shanxi-style rows (a county listed under its prefecture, noted 「资金管理型直管县」) become
+    transfers from the table's root: the province funds the county, the prefecture does not.
+    The county's area stays the prefecture. Every unit's area is the ``area`` cell, else ``from``.
+    """
+    parent_of: dict[str, str] = {}
+    for _n, r in rows:
+        parent_of.setdefault(r.to, r.holder)
+
+    def top_of(unit: str) -> str:
+        seen = {unit}
+        while unit in parent_of and parent_of[unit] not in seen:
+            unit = parent_of[unit]
+            seen.add(unit)
+        return unit
+
+    out: Rows = []
+    problems: list[Problem] = []
+    geo = Geography()
+    pairs = {(r.holder, r.to) for _n, r in rows}
+    for n, r in rows:
+        marked = is_direct_county(r.note)
+        if marked and r.holder in parent_of:  # listed under its prefecture: funded from the root
+            top = top_of(r.holder)
+            area = r.area or r.holder
+            if (top, r.to) in pairs:
+                problems.append(Problem(file, n, "to", r.to,
+                                        f"{r.to} is marked 直管县 (funded by {top} directly) but "
+                                        f"{top} → {r.to} is also on another row"))
+                continue
+            notes.append(f"{file}: row {n}: {r.to} is a 资金管理型直管县: funded by {top} directly "
+                         f"(not through {r.holder}); it counts in {area}'s subtotal")
+            r = r.model_copy(update={"holder": top, "area": area})
+        elif marked and not r.area:
+            problems.append(Problem(file, n, "area", None,
+                                    f"{r.to} is marked 直管县 and funded by {r.holder} directly: "
+                                    "give its prefecture in the area column"))
+            continue
+        area = r.area or r.holder
+        if area == r.to:
+            problems.append(Problem(file, n, "area", r.area, f"{r.to} cannot be its own area"))
+            continue
+        if r.to not in geo.area:
+            geo.area[r.to] = area
+            geo.direct[r.to] = marked or area != r.holder
+            if r.area or marked:
+                geo.explicit.add(r.to)
+        out.append((n, r))
+    if problems:
+        raise ImportRejected(file, problems)
+    return out, geo
+
+
+def unit_levels(batch: Batch, tops: list[str], geo: Geography) -> dict[str, Level | None]:
+    """Each unit's administrative level: a unit already declared keeps its level unless the table
+    states its area (an ``area`` cell or a 直管县 note); a top is a region (a 省: a province);
+    below that one level per step of the area tree; a 直管县 is a county. None: below a township,
+    or under an area the ledger does not know — such a unit is left undeclared."""
+    levels: dict[str, Level | None] = {}
+    for top in tops:
+        known = batch.unit(top)
+        levels[top] = Level(known.level) if known else (
+            Level.PROVINCE if top.endswith("省") else Level.REGION)
+
+    def level_of(unit: str, depth: int = 0) -> Level | None:
+        if unit in levels:
+            return levels[unit]
+        known = batch.unit(unit)
+        if known is not None and unit not in geo.explicit:
+            levels[unit] = Level(known.level)
+        elif geo.direct.get(unit):
+            levels[unit] = Level.COUNTY
+        elif unit not in geo.area or depth > 20:
+            levels[unit] = Level(known.level) if known else None
+        else:
+            above = level_of(geo.area[unit], depth + 1)
+            levels[unit] = None if above in (None, Level.TOWNSHIP) else Level.below(above)
+        return levels[unit]
+
+    for unit in geo.area:
+        level_of(unit)
+    return levels
+
+
+def declare_units(batch: Batch, tops: list[str], geo: Geography, opts: AllocationOptions) -> None:
+    """Record the units' levels and areas in the import's batch: new units, and units whose area
+    the table states; what is recorded already is not restated (``set_unit`` records no change)."""
+    levels = unit_levels(batch, tops, geo)
+    declared = {u: lv for u, lv in levels.items() if lv is not None}
+    for unit in sorted(declared, key=lambda u: declared[u].rank):
+        known = batch.unit(unit)
+        if known is not None and (unit in tops or unit not in geo.explicit):
+            continue
+        level = declared[unit]
+        cmd = build(SetUnitCommand, unit=unit, level=level.value,
+                    area=None if unit in tops else geo.area[unit],
+                    direct_county=bool(geo.direct.get(unit)) and level is Level.COUNTY,
+                    effective_date=opts.effective_date, doc=opts.doc, actor=opts.actor)
+        batch.set_unit(cmd)
+
+
 @dataclass
 class AllocationPlan:
     steps: list[Step]
@@ -327,6 +450,8 @@ class AllocationPlan:
     blocked: set[str]
     roots: list[Root]
     notes: list[str]
+    tops: list[str] = field(default_factory=list)
+    geography: Geography = field(default_factory=Geography)
 
 
 def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions) -> AllocationPlan:
@@ -335,11 +460,12 @@ def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions
     cols = table_columns(table, notes)
     expected = expected_totals(opts, cols.tasks)
     rows = read_rows(table, cols, opts.unit)
+    rows, geo = direct_counties(table.file, rows, notes)
     rank, tops = shape(table.file, cols, rows)
     flows = Flows.of(rows, cols.tasks)
     problems = check_totals(table.file, flows, tops, expected, opts.unit)
     holder_indicator, blocked = closure(table.file, rows, tops, flows, opts, problems)
-    plan = AllocationPlan([], problems, blocked, [], notes)
+    plan = AllocationPlan([], problems, blocked, [], notes, tops, geo)
     template = _template(opts)
     for top in tops:
         for t in cols.tasks:
@@ -377,7 +503,8 @@ def import_allocations(
                "exists (ids are derived from document + from + to + task). Use --skip-existing to "
                "import only rows that are new")
     result = run_import(app, table, "allocations", plan.steps, plan.problems, failed=plan.blocked,
-                        progress=progress, already_summary=summary)
+                        progress=progress, already_summary=summary,
+                        finish=lambda b: declare_units(b, plan.tops, plan.geography, opts))
     result.roots = plan.roots
     result.notes = plan.notes
     return result

@@ -140,8 +140,10 @@ def apply_steps(
     failed: set[str] | None = None,
     progress: ProgressFactory | None = None,
     already_summary: str | None = None,
+    finish: Callable[[Batch], None] | None = None,
 ) -> ImportResult:
-    """Apply every step to one Batch; commit only when no step and no earlier check failed."""
+    """Apply every step to one Batch; commit only when no step and no earlier check failed.
+    ``finish`` runs last in the same Batch (an allocation table's unit levels and areas)."""
     run = _Run(file, set(failed or ()), set(failed or ()), list(problems))
     advance = progress("checking rows against the ledger", len(steps)) if progress else None
     with app.batch() as batch:
@@ -151,15 +153,23 @@ def apply_steps(
             run.step(step, batch)
         if run.problems:
             raise run.refuse(len(steps), already_summary)
+        if finish is not None:
+            try:
+                finish(batch)
+            except (InputError, inv.InvariantViolation) as e:
+                raise ImportRejected(file, [Problem(file, None, None, None, str(e),
+                                                    invariant=isinstance(e, inv.InvariantViolation))]
+                                     ) from None
         events = sum(len(a.pending_events) for a in batch.touched())
     return ImportResult(file, kind, rows, len(run.ids), run.skipped, events, run.ids)
 
 
 def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],
                problems: list[Problem], *, progress: ProgressFactory | None = None,
-               already_summary: str | None = None, failed: set[str] | None = None) -> ImportResult:
+               already_summary: str | None = None, failed: set[str] | None = None,
+               finish: Callable[[Batch], None] | None = None) -> ImportResult:
     """apply_steps for a whole file: its row count, and its notes (title rows, ignored columns)."""
     result = apply_steps(app, table.file, kind, table.count, steps, problems, failed=failed,
-                         progress=progress, already_summary=already_summary)
+                         progress=progress, already_summary=already_summary, finish=finish)
     result.notes = list(table.notes)
     return result

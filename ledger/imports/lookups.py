@@ -36,7 +36,8 @@ def indicators_by_document(app: BudgetLedger, wanted: Iterable[DocKey]) -> dict[
     found: dict[DocKey, list[str]] = defaultdict(list)
     if not keys:
         return found
-    topics = [Indicator.Issued.TOPIC, Indicator.Received.TOPIC]  # type: ignore[attr-defined]
+    topics = [Indicator.Issued.TOPIC, Indicator.Received.TOPIC,  # type: ignore[attr-defined]
+              Indicator.PoolReceived.TOPIC]  # type: ignore[attr-defined]
     start: int | None = None
     while True:
         page = app.recorder.select_notifications(start, PAGE, topics=topics,

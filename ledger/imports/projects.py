@@ -31,7 +31,7 @@ def _consistent_rows(table: RawTable, unit: str, problems: list[Problem]) -> Row
     first: dict[str, tuple[int, ProjectRow]] = {}
     good: Rows = []
     for n, r in simple_rows(ProjectRow, table, PROJECT_COLUMNS, unit, problems):
-        if r.amount is None and (r.indicator or r.indicator_doc or r.indicator_task):
+        if r.amount is None and (r.indicator or r.indicator_doc or r.indicator_task or r.subject):
             problems.append(Problem(file, n, "amount", None,
                                     "is empty, but the row names a source indicator"))
             continue
@@ -112,7 +112,7 @@ def plan_projects(
         if r.amount is None or ind is None:
             continue
         acmd = build(AllocateCommand, indicator_id=ind, project_id=r.project, amount=r.amount,
-                     effective_date=r.date, doc=r.doc, actor=actor)
+                     effective_date=r.date, doc=r.doc, actor=actor, subject=r.subject)
         steps.append(Step(n, "amount", format_yuan(r.amount), f"{r.project} ← {ind}: ",
                           _allocate_step(acmd, skip_existing), needs=r.project, date=r.date))
     return steps, problems

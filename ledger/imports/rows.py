@@ -17,7 +17,7 @@ from pydantic import (
     ValidationInfo,
 )
 
-from ledger.commands import EffectiveDate, Ident
+from ledger.commands import EffectiveDate, Ident, Subject
 from ledger.imports.problems import Problem, refuse
 from ledger.imports.reading import RawTable
 from ledger.money import AmountError, parse_amount
@@ -82,6 +82,7 @@ class AllocationRow(Row):
     to: Name
     amounts: dict[str, TableAmount]
     note: str | None = None
+    area: Name | None = None  # the geographic parent of ``to`` (default: ``from``)
 
 
 class ProjectRow(Row):
@@ -97,6 +98,7 @@ class ProjectRow(Row):
     indicator_doc: Name | None = None
     indicator_task: Name | None = None
     amount: PositiveAmount | None = None
+    subject: Subject | None = None  # the line's functional subject refined to 项级 (2130504)
 
 
 class PaymentRow(Row):
@@ -114,7 +116,8 @@ class PaymentRow(Row):
 
 
 PROJECT_COLUMNS = {"required": ("project", "unit", "name", "category", "date"),
-                   "optional": ("doc", "indicator", "indicator_doc", "indicator_task", "amount")}
+                   "optional": ("doc", "indicator", "indicator_doc", "indicator_task", "amount",
+                                "subject")}
 PAYMENT_COLUMNS = {"required": ("voucher", "project", "payee", "amount", "date"),
                    "optional": ("indicator", "payee_kind", "labour", "doc")}
 

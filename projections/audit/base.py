@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row
 from ledger.money import format_yuan
 from ledger.movements import AVAILABLE_SIGNS
 from projections import journal as jn
-from projections.audit.config import RuleConfig, RulesConfig
+from projections.audit.config import ALL, RuleConfig, RulesConfig
 from projections.journal import LIVE, View
 from projections.tables import EventRow
 
@@ -147,6 +147,108 @@ class Books:
 
     def is_forwarding(self, unit: str) -> bool:
         return unit in self.forwarding_units
+
+    # ---- where a rule applies (its scope: jurisdiction, years, tasks, sources, level) ---------
+
+    @cached_property
+    def declared_units(self) -> dict[str, Row[Any]]:
+        return jn.units(self.conn, self.view)
+
+    @cached_property
+    def funder(self) -> dict[str, str]:
+        """unit -> the unit that first funded it (the holder of its first indicator's parent)."""
+        out: dict[str, str] = {}
+        for r in sorted(self.indicators.values(), key=lambda r: r.position):
+            parent = self.indicators.get(r.parent_id) if r.parent_id else None
+            if parent is not None and parent.unit != r.unit:
+                out.setdefault(r.unit, parent.unit)
+        return out
+
+    def area_of(self, unit: str) -> str | None:
+        """Its declared area, else the unit that funded it."""
+        declared = self.declared_units.get(unit)
+        return declared.area if declared is not None else self.funder.get(unit)
+
+    def chain(self, unit: str) -> list[str]:
+        """The unit and every area above it, up to the top (a region or province)."""
+        out = [unit]
+        cur = self.area_of(unit)
+        while cur is not None and cur not in out:
+            out.append(cur)
+            cur = self.area_of(cur)
+        return out
+
+    def level_of(self, unit: str) -> str:
+        """Its declared level; for a unit never declared: a unit that passes money on is a
+        prefecture (a region when nobody funded it), any other a county (see ``[units]``)."""
+        declared = self.declared_units.get(unit)
+        if declared is not None:
+            return str(declared.level)
+        if unit in self.config.units.forwarding:
+            return "prefecture"
+        if not self.is_forwarding(unit):
+            return "county"
+        return "region" if self.area_of(unit) is None else "prefecture"
+
+    def judged(self, cfg: RuleConfig, unit: str, forwarding: bool) -> bool:
+        """Whether a deadline/share rule binds ``unit``: by its ``levels`` when the rule names
+        some, else by what the unit does (forwarding units vs refining units)."""
+        if cfg.levels:
+            return self.level_of(unit) in cfg.levels
+        return self.is_forwarding(unit) == forwarding
+
+    def in_jurisdiction(self, cfg: RuleConfig, *units: str) -> bool:
+        if ALL in cfg.jurisdictions:
+            return True
+        wanted = set(cfg.jurisdictions)
+        return any(wanted.intersection(self.chain(u)) for u in units)
+
+    def covers(self, cfg: RuleConfig, ind: Row[Any]) -> bool:
+        """The indicator's money is within the rule's scope (level not checked here)."""
+        if cfg.years and ind.year not in cfg.years:
+            return False
+        if cfg.tasks and ind.task not in cfg.tasks:
+            return False
+        if cfg.sources and ind.source not in cfg.sources:
+            return False
+        root = self.indicators.get(ind.root_id)
+        return self.in_jurisdiction(cfg, ind.unit, *([root.unit] if root is not None else []))
+
+    def binds(self, cfg: RuleConfig, unit: str | None) -> bool:
+        return not cfg.levels or unit is None or self.level_of(unit) in cfg.levels
+
+    def covers_project(self, cfg: RuleConfig, project_id: str) -> bool:
+        lines = self.lines_of.get(project_id, [])
+        inds = [self.indicators[ln.indicator_id] for ln in lines if ln.indicator_id in self.indicators]
+        if inds:
+            return any(self.covers(cfg, i) for i in inds)
+        prj = self.projects.get(project_id)
+        return prj is not None and self.in_jurisdiction(cfg, prj.unit)
+
+    def in_scope(self, cfg: RuleConfig, f: Finding) -> bool:
+        """Whether a finding lies within its rule's scope: the money it is about (indicator,
+        project, payment, funding line) or the unit (per-unit rules), and the level it binds."""
+        if not self.binds(cfg, f.unit):
+            return False
+        if cfg.years and f.year is not None and f.year not in cfg.years:
+            return False
+        entity = f.entity
+        if "<-" in entity:  # a funding line: project<-indicator
+            entity = entity.split("<-", 1)[1]
+        if entity in self.indicators:
+            return self.covers(cfg, self.indicators[entity])
+        if entity in self.projects:
+            return self.covers_project(cfg, entity)
+        payment = self.payment_by_id.get(entity)
+        if payment is not None:
+            ind = self.indicators.get(payment.indicator_id)
+            return self.covers(cfg, ind) if ind is not None else self.covers_project(
+                cfg, payment.project_id)
+        return self.in_jurisdiction(cfg, f.unit or entity)
+
+    @cached_property
+    def payment_by_id(self) -> dict[str, Row[Any]]:
+        return {p.payment_id: p for p in self.payments}
 
     # ---- indicator balances on a past day (from the journal, for deadline rules) ---------------
 

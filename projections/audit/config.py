@@ -30,9 +30,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+FundSourceName = Literal["central", "provincial", "prefecture", "county"]
+LevelName = Literal["region", "province", "prefecture", "county", "township"]
+ALL = "all"
+
+
 class RuleConfig(_Strict):
+    """On/off, severity, the notice the rule comes from, and the funds and units it binds.
+
+    Scope: ``jurisdictions`` names the top units (a region or province, or any area) whose funds
+    the notice speaks for — ``["all"]`` for principles several notices repeat; ``years``,
+    ``tasks`` and ``sources`` limit the indicators (empty: any); ``levels`` the administrative
+    level of the unit the rule binds (empty: any). See docs/audit.md, "Scope".
+    """
+
     enabled: bool
     severity: Severity
+    notice: str = ""
+    text: str = ""
+    jurisdictions: list[str] = Field(default_factory=lambda: [ALL])
+    years: list[int] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list)
+    sources: list[FundSourceName] = Field(default_factory=list)
+    levels: list[LevelName] = Field(default_factory=list)
 
 
 class UnitsConfig(_Strict):
@@ -46,6 +66,9 @@ class ForwardDeadlineConfig(RuleConfig):
 
 class RefinementDeadlineConfig(RuleConfig):
     days: Days
+    #: advance funds (提前下达, dated in December for next year): the clock starts on
+    #: 1 January of the budget year ("year-start") or at receipt ("receipt")
+    advance_clock: Literal["year-start", "receipt"] = "year-start"
 
 
 class IndustryShareConfig(RuleConfig):
@@ -57,8 +80,9 @@ class IndustryShareConfig(RuleConfig):
 
 class LabourShareConfig(RuleConfig):
     min_percent: Percent
-    categories: list[Category]
-    central_sources: list[Literal["central", "provincial", "prefecture", "county"]]
+    categories: list[Category]  # projects carried out by the 以工代赈 method
+    work_relief_tasks: list[str] = Field(default_factory=lambda: ["以工代赈任务"])
+    central_sources: list[FundSourceName]
 
 
 class PaymentAheadConfig(RuleConfig):

@@ -5,9 +5,10 @@ Source: seed 003 (晋乡振发〔2022〕125号) §三(三) "2023年用于产业�
 下达你县资金总规模的 60%，且不得低于 2022 年用于产业发展的占比". Seed 004 §二 asks the share to
 stay stable (保持总体稳定).
 
-For each county (a unit that does not pass money on) and fiscal year:
-- its linkage funds for the year = what it received on its indicators of that year, less what it
-  returned up (收回) or passed on (the 资金总规模 put at the county's disposal);
+Scope (rules.toml): Shanxi's funds, binding counties, central funds only (``sources``): 003 plans
+the *central* 衔接资金 put at the county's disposal. For each county and fiscal year:
+- its linkage funds for the year = what it received on its in-scope indicators of that year, less
+  what it returned up (收回) or passed on (the 资金总规模 put at the county's disposal);
 - its industry money = allocations (net of releases) from those indicators to projects whose
   category is one of ``categories``.
 A county-year is judged once every one of its indicators for the year is ``grace_days`` old (by
@@ -34,7 +35,7 @@ def check(books: Books, cfg: IndustryShareConfig) -> list[Finding]:
     due: dict[tuple[str, int], date] = {}
     held: dict[str, tuple[str, int]] = {}
     for ind in books.indicators.values():
-        if books.is_forwarding(ind.unit):
+        if not books.judged(cfg, ind.unit, forwarding=False) or not books.covers(cfg, ind):
             continue
         key = (ind.unit, ind.year)
         held[ind.indicator_id] = key

@@ -3,8 +3,13 @@
 Source: seed 002 (西藏 rural-revitalisation report) "以工代赈方式（严格按照不低于中央资金15%的比例
 发放劳务报酬）"; seed 004 §三(三) asks counties to promote the 以工代赈 method.
 
+The rule binds projects carried out by the 以工代赈 method (``categories``) and money of the
+以工代赈 task (``work_relief_tasks``), anywhere (``jurisdictions = ["all"]``: national policy).
+
 - central funding: the project's funding lines (net of releases) from indicators whose source is
-  one of ``central_sources`` (default ``central``: 中央资金);
+  one of ``central_sources`` (default ``central``: 中央资金; add ``provincial`` to include own
+  funds) — every such line of a 以工代赈-method project, and of any other project the lines that
+  draw on a 以工代赈任务 indicator;
 - labour pay: its payments marked ``--labour`` (劳务报酬), net of reversals, from any line.
 The share is judged as soon as it can no longer be reached: labour paid plus everything the
 project still has unpaid is below the required amount. A fully paid project below the share is
@@ -29,12 +34,17 @@ def check(books: Books, cfg: LabourShareConfig) -> list[Finding]:
         if p.labour and not p.reversed:
             labour[p.project_id] += int(p.amount)
     out: list[Finding] = []
+    tasks = set(cfg.work_relief_tasks)
     for prj in books.projects.values():
-        if prj.category not in categories:
-            continue
         lines = books.lines_of.get(prj.project_id, [])
-        central = sum(int(ln.allocated) for ln in lines
-                      if books.indicators[ln.indicator_id].source in sources)
+        method = prj.category in categories
+        bound = [ln for ln in lines
+                 if method or books.indicators[ln.indicator_id].task in tasks]
+        if not bound:
+            continue
+        central = sum(int(ln.allocated) for ln in bound
+                      if books.indicators[ln.indicator_id].source in sources
+                      and books.covers(cfg, books.indicators[ln.indicator_id]))
         if central <= 0:
             continue
         required = ceil_share(central, cfg.min_percent)

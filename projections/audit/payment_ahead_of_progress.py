@@ -1,4 +1,4 @@
-"""payment-ahead-of-progress: no project is paid ahead of its physical progress (超进度拨付).
+"""payment-ahead-of-progress: no project is paid (支付) ahead of its physical progress (the notices' 超进度拨付项目款).
 
 Sources: seed 000 (西藏自治区财政厅, 2024-12-23) §二 "严禁采取以拨代支、虚列支出、超进度拨付项目款…
 违规抬高支出进度"; seed 004 (阳农局财字〔2024〕13号) §三(四) "避免发生'以拨代支'、超进度付款等问题".

@@ -38,6 +38,8 @@ def check(books: Books, cfg: ScheduleConfig) -> list[Finding]:
     received: dict[tuple[str, int], int] = defaultdict(int)
     paid: dict[tuple[str, int], int] = defaultdict(int)
     for ind in books.indicators.values():
+        if not books.covers(cfg, ind):  # the years, tasks and sources in scope
+            continue
         units = [ind.unit]
         cur = ind
         while cur.parent_id is not None and cur.parent_id in books.indicators:

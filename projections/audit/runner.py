@@ -57,7 +57,7 @@ def run_audit(source: Source, config: RulesConfig | None = None, view: View = LI
             cfg = config.rule(module.RULE_ID)
             if cfg.enabled:
                 check: Callable[[Books, Any], list[Finding]] = module.check
-                findings.extend(check(books, cfg))
+                findings.extend(f for f in check(books, cfg) if books.in_scope(cfg, f))
     return findings
 
 
