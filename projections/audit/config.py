@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.errors import InputError
 from ledger.project import Category, PayeeKind
+from ledger.validation import explain
 
 Severity = Literal["error", "warning"]
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
@@ -199,7 +200,7 @@ def load_rules(path: str | Path | None) -> RulesConfig:
                 where += f"[{loc[2]}]"
             line = _line_of(text, loc) if text else None
             at = f" (line {line})" if line else ""
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = explain(err)
             if err["type"] == "extra_forbidden":
                 msg = "unknown " + ("rule" if len(loc) == 1 else "key") + " (see docs/audit.md)"
             shown = "" if err["type"] == "extra_forbidden" else f" (got {err.get('input')!r})"
