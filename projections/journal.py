@@ -13,7 +13,7 @@ payment), so every query module and audit rule reads one shape whatever the view
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -220,6 +220,15 @@ def events(conn: Connection, view: View, *where: Any, limit: int | None = None) 
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(conn.execute(stmt))
+
+
+def chain_up(ind: Any, by_id: Mapping[str, Any]) -> list[Any]:
+    """``ind``, its parent, grandparent … up to the first one whose parent is not in ``by_id``
+    (the root, or the edge of the indicators in view). The one parent walk of the read side."""
+    chain = [ind]
+    while chain[-1].parent_id is not None and chain[-1].parent_id in by_id:
+        chain.append(by_id[chain[-1].parent_id])
+    return chain
 
 
 def latest_effective_date(conn: Connection, view: View) -> date | None:

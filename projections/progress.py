@@ -25,6 +25,7 @@ from projections.db import Source, chunks, connected
 from projections.journal import (
     LIVE,
     View,
+    chain_up,
     indicators,
     indicators_in,
     line_subjects,
@@ -70,12 +71,7 @@ class _Scope:
             self.first_pos.setdefault(ind.unit, ind.position)
 
     def _chain(self, ind: _Ind) -> list[str]:
-        units = [ind.unit]
-        cur = ind
-        while cur.parent_id is not None and cur.parent_id in self.inds:
-            cur = self.inds[cur.parent_id]
-            units.append(cur.unit)
-        return units
+        return [i.unit for i in chain_up(ind, self.inds)]
 
     def tree_order(self, roots: list[str]) -> list[tuple[str, int]]:
         """(unit, level) in depth-first order from ``roots``; each unit shown once."""

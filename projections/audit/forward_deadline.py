@@ -20,6 +20,7 @@ from typing import Any
 
 from projections.audit.base import Books, Finding, after, finding, yuan
 from projections.audit.config import ForwardDeadlineConfig
+from projections.journal import chain_up
 
 RULE_ID = "forward-deadline"
 
@@ -31,12 +32,10 @@ def region_document(books: Books, ind: Any) -> Any:
     """The indicator created by the region's (or province's) document in ``ind``'s chain: the
     hop whose parent is held at region level; ``ind`` itself when its parent is, or when it
     has no parent in the books."""
-    cur = ind
-    while cur.parent_id is not None and cur.parent_id in books.indicators:
-        parent = books.indicators[cur.parent_id]
+    chain = chain_up(ind, books.indicators)
+    for hop, parent in zip(chain, chain[1:], strict=False):
         if books.level_of(parent.unit) in _TOP:
-            return cur
-        cur = parent
+            return hop
     return ind
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from projections.audit.base import Books, Finding, ceil_share, finding, pct, share, two, yuan
 from projections.audit.config import ScheduleConfig
+from projections.journal import chain_up
 
 RULE_ID = "progress-behind-schedule"
 
@@ -40,11 +41,7 @@ def check(books: Books, cfg: ScheduleConfig) -> list[Finding]:
     for ind in books.indicators.values():
         if not books.covers(cfg, ind):  # the years, tasks and sources in scope
             continue
-        units = [ind.unit]
-        cur = ind
-        while cur.parent_id is not None and cur.parent_id in books.indicators:
-            cur = books.indicators[cur.parent_id]
-            units.append(cur.unit)
+        units = [i.unit for i in chain_up(ind, books.indicators)]
         if ind.unit not in units[1:]:  # money entering this unit's books
             received[(ind.unit, ind.year)] += int(ind.received) - int(ind.recovered)
         for u in dict.fromkeys(units):
