@@ -487,6 +487,9 @@ class Projector:
                     on_batch(count)
             for ix in INDEXES:
                 ix.create(conn)
+            if conn.dialect.name == "postgresql":  # fresh statistics, or the planner scans the journal
+                for table in ALL_TABLES:
+                    conn.exec_driver_sql(f"ANALYZE {table.name}")
             conn.execute(update(Position).where(Position.name == POSITION_NAME).values(position=start))
         self._schema_ready = True
         return applied
