@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
 )
 
 from ledger import invariants as inv
+from ledger.aggregate_cache import AggregateCache, cache_size
 from ledger.commands import (
     AddProjectCommand,
     AllocateCommand,
@@ -79,29 +80,46 @@ class Batch:
         self.indicators: dict[str, Indicator] = {}
         self.projects: dict[str, Project] = {}
         self.commands = 0
+        self._synced = False
 
     # ---- loading ---------------------------------------------------------------------------
+
+    def _sync(self) -> AggregateCache:
+        """The app's cache, brought up to date with the log once per batch (before any load)."""
+        cache = self.app.aggregate_cache
+        if not self._synced:
+            cache.sync()
+            self._synced = True
+        return cache
+
+    def _load(self, key: UUID) -> Aggregate | None:
+        """From the cache (this batch takes it over) or else from the store; None if unknown."""
+        agg = self._sync().take(key)
+        if agg is not None:
+            return agg
+        try:
+            return self.app.repository.get(key, projector_func=fold)  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            return None
 
     def indicator(self, indicator_id: str) -> Indicator:
         agg = self.indicators.get(indicator_id)
         if agg is None:
-            try:
-                agg = self.app.repository.get(Indicator.uuid_for(indicator_id), projector_func=fold)
-            except AggregateNotFoundError:
-                raise inv.UnknownEntity(f"no indicator {indicator_id!r}") from None
-            assert isinstance(agg, Indicator)
-            self.indicators[indicator_id] = agg
+            loaded = self._load(Indicator.uuid_for(indicator_id))
+            if loaded is None:
+                raise inv.UnknownEntity(f"no indicator {indicator_id!r}")
+            assert isinstance(loaded, Indicator)
+            agg = self.indicators[indicator_id] = loaded
         return agg
 
     def project(self, project_id: str) -> Project:
         agg = self.projects.get(project_id)
         if agg is None:
-            try:
-                agg = self.app.repository.get(Project.uuid_for(project_id), projector_func=fold)
-            except AggregateNotFoundError:
-                raise inv.UnknownEntity(f"no project {project_id!r}") from None
-            assert isinstance(agg, Project)
-            self.projects[project_id] = agg
+            loaded = self._load(Project.uuid_for(project_id))
+            if loaded is None:
+                raise inv.UnknownEntity(f"no project {project_id!r}")
+            assert isinstance(loaded, Project)
+            agg = self.projects[project_id] = loaded
         return agg
 
     def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
@@ -292,12 +310,18 @@ class Batch:
     def commit(self) -> int:
         """Save every touched aggregate in one transaction; returns the number of events."""
         aggs = self.touched()
+        cache = self._sync()
         if not aggs:
+            cache.saved(self._held(), ())
             return 0
         stamp_recorded_at(aggs)
         n = sum(len(a.pending_events) for a in aggs)
-        self.app.save(*aggs)
+        recordings = self.app.save(*aggs)
+        cache.saved(self._held(), [r.notification.id for r in recordings])
         return n
+
+    def _held(self) -> list[Aggregate]:
+        return [*self.indicators.values(), *self.projects.values()]
 
 
 class BudgetLedger(Application[UUID]):
@@ -312,6 +336,7 @@ class BudgetLedger(Application[UUID]):
             super().__init__(env=dict(config.env))
         except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
+        self.aggregate_cache = AggregateCache(self.recorder, cache_size())
 
     @classmethod
     def open(cls, url: str | None = None) -> BudgetLedger:
