@@ -53,12 +53,10 @@ def _field(b: bytes) -> bytes:
 
 def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
     oid = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
-    h = hashlib.sha256()
-    h.update(_field(oid.encode()))
-    h.update(_field(str(version).encode()))
-    h.update(_field(topic.encode()))
-    h.update(_field(bytes(state)))
-    return h.hexdigest()
+    return hashlib.sha256(b"".join((
+        _field(oid.encode()), _field(str(version).encode()), _field(topic.encode()),
+        _field(bytes(state)),
+    ))).hexdigest()
 
 
 def link_hash(prev_hash: str, position: int, prev_position: int, chash: str) -> str:
