@@ -14,13 +14,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    DatetimeAsISO,
     IntegrityError,
     JSONTranscoder,
     OperationalError,
@@ -53,6 +54,22 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 8
 _clock = time.monotonic  # module-level, so tests can drive time
 _sleep = time.sleep
+
+
+class DatetimeAsISOOnce(DatetimeAsISO):
+    """The library's ``datetime_iso``, same text, but one save's events share one recorded-at
+    time (:func:`stamp_recorded_at`): format it once, not once per event (5 % of an import)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime, str] | None = None
+
+    def encode(self, obj: datetime) -> str:
+        last = self._last
+        if last is not None and last[0] is obj:
+            return last[1]
+        text = obj.isoformat()
+        self._last = (obj, text)
+        return text
 
 
 class DateAsISO(Transcoding):
@@ -123,7 +140,7 @@ class Batch:
         return agg
 
     def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
-        if ident in cache or key in self.app.repository:
+        if ident in cache or self.app.exists(key):
             raise inv.DuplicateId(f"{kind} id {ident!r} is already taken")
 
     # ---- commands (each: load, check everything, then trigger) ------------------------------
@@ -344,6 +361,7 @@ class BudgetLedger(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
+        transcoder.register(DatetimeAsISOOnce())
         transcoder.register(DateAsISO())
 
     # ---- running commands ------------------------------------------------------------------
@@ -432,6 +450,13 @@ class BudgetLedger(Application[UUID]):
         return self.run(lambda b: b.rename_project(cmd))
 
     # ---- reading the write side ------------------------------------------------------------
+
+    def exists(self, key: UUID) -> bool:
+        """Has any event of this aggregate been stored? (``key in repository`` replays it all;
+        a cached aggregate is known to be stored, and events are never deleted)"""
+        if key in self.aggregate_cache.items:
+            return True
+        return bool(self.recorder.select_events(key, limit=1))
 
     def get_indicator(self, indicator_id: str) -> Indicator:
         return Batch(self).indicator(indicator_id)

@@ -24,6 +24,7 @@ if someone rewrote the whole chain consistently.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
 GENESIS = "0" * 64
+_SIZE = struct.Struct(">Q")  # the 8-byte big-endian length prefix of _field
 _PAGE = 5000
 
 
@@ -69,9 +71,20 @@ def chain_rows(
     """The chain rows that extend ``head`` by ``events`` stored at ``positions``."""
     prev_pos, prev_hash = (head.position, head.chain_hash) if head else (0, GENESIS)
     rows = []
-    for ev, pos in sorted(zip(events, positions, strict=True), key=lambda t: t[1]):
-        ch = content_hash(ev.originator_id, ev.originator_version, ev.topic, ev.state)
-        h = link_hash(prev_hash, pos, prev_pos, ch)
+    pairs = list(zip(events, positions, strict=True))
+    if any(pairs[i][1] > pairs[i + 1][1] for i in range(len(pairs) - 1)):
+        pairs.sort(key=lambda t: t[1])
+    # content_hash and link_hash inlined (the same bytes): this runs once per stored event
+    sha256, size = hashlib.sha256, _SIZE.pack
+    for ev, pos in pairs:
+        oid = ev.originator_id
+        o = (oid.hex if isinstance(oid, UUID) else str(oid)).encode()
+        v = str(ev.originator_version).encode()
+        t = ev.topic.encode()
+        st = bytes(ev.state)
+        ch = sha256(b"".join((size(len(o)), o, size(len(v)), v, size(len(t)), t,
+                              size(len(st)), st))).hexdigest()
+        h = sha256(f"{prev_hash}:{pos}:{prev_pos}:{ch}".encode()).hexdigest()
         rows.append(ChainRow(pos, prev_pos, ch, h))
         prev_pos, prev_hash = pos, h
     return rows

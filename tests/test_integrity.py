@@ -205,3 +205,24 @@ def test_rewritten_chain_is_caught_by_a_recorded_digest(ledger: BudgetLedger) ->
     assert verify_chain(ledger) == []  # consistent on its own...
     (problem,) = verify_chain(ledger, anchor=anchor)  # ...but not with the recorded digest
     assert problem.startswith(f"edited: the chain at position {anchor[0]} is ")
+
+
+def test_chain_rows_inlined_hashes_match_the_reference_functions() -> None:
+    """chain_rows inlines content_hash and link_hash for speed: same bytes, same hashes."""
+    import uuid as _uuid
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.integrity import ChainRow, chain_rows, content_hash, link_hash
+
+    evs = [StoredEvent(_uuid.uuid4(), v, f"ledger.x:T{v}", f'{{"n": {v}, "名": "项目"}}'.encode())
+           for v in range(1, 6)]
+    positions = [12, 10, 11, 14, 13]  # out of order: chained by position
+    head = ChainRow(7, 3, "c" * 64, "d" * 64)
+    rows = chain_rows(head, evs, positions)
+    prev_pos, prev_hash = 7, "d" * 64
+    for ev, pos in sorted(zip(evs, positions, strict=True), key=lambda t: t[1]):
+        ch = content_hash(ev.originator_id, ev.originator_version, ev.topic, ev.state)
+        h = link_hash(prev_hash, pos, prev_pos, ch)
+        assert rows.pop(0) == ChainRow(pos, prev_pos, ch, h)
+        prev_pos, prev_hash = pos, h
