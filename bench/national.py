@@ -204,6 +204,7 @@ def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
         month = 3 + m * 9 // months  # passes from March to December
         for ks in chunked(projects_in_county_order(s), chunk):
             with app.batch() as b:
+                b.preload([project_id(k) for k in ks])  # as the payments importer does
                 for k in ks:
                     n = s.payments_of(k)
                     prj = project_id(k)

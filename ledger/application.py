@@ -13,9 +13,11 @@ import gc
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -147,6 +149,42 @@ class Batch:
             return self.app.repository.get(key, projector_func=fold)  # type: ignore[no-any-return]
         except AggregateNotFoundError:
             return None
+
+    def preload(self, project_ids: Iterable[str] = (), indicator_ids: Iterable[str] = ()) -> int:
+        """Load, in one query per few hundred, the named aggregates this batch does not hold and
+        the cache cannot give; unknown ids are left for the command to refuse. Returns how many
+        were read from the store. An import calls it with its file's ids (loading them one by
+        one was one SELECT each: docs/performance.md, "Write path")."""
+        wanted: dict[UUID, tuple[dict[str, Any], str]] = {}
+        kinds: tuple[tuple[dict[str, Any], Iterable[str], Callable[[str], UUID]], ...] = (
+            (self.projects, project_ids, Project.uuid_for),
+            (self.indicators, indicator_ids, Indicator.uuid_for),
+        )
+        for held, ids, uuid_for in kinds:
+            for ident in ids:
+                if ident not in held:
+                    wanted[uuid_for(ident)] = (held, ident)
+        if not wanted:
+            return 0
+        cache = self._sync()
+        missing: list[UUID] = []
+        for key, (held, ident) in wanted.items():
+            agg = cache.take(key)
+            if agg is None:
+                missing.append(key)
+            else:
+                held[ident] = agg
+        select = getattr(self.app.recorder, "select_events_of_many", None)
+        if not missing or select is None:
+            return 0
+        to_event = self.app.mapper.to_domain_event
+        loaded = 0
+        for key, stored in groupby(select(missing), key=attrgetter("originator_id")):
+            agg = fold(None, map(to_event, stored))
+            held, ident = wanted[key]
+            held[ident] = agg
+            loaded += 1
+        return loaded
 
     def indicator(self, indicator_id: str) -> Indicator:
         agg = self.indicators.get(indicator_id)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 _SIZE = struct.Struct(">Q")  # the 8-byte big-endian length prefix of _field
 _PAGE = 5000
+MANY = 500  # aggregates per bulk-load query (SQLite binds at most 32,766 parameters)
 
 
 class ChainRow(NamedTuple):
@@ -125,6 +126,23 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 chain_rows(head, stored_events, list(positions)),
             )
         return positions
+
+    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by originator then version (bulk
+        loading: ``Batch.preload``; one ``select_events`` per aggregate cost ~0.2 ms each)."""
+        out: list[StoredEvent] = []
+        convert = self.convert_originator_id
+        for i in range(0, len(originator_ids), MANY):
+            ids = [o.hex for o in originator_ids[i:i + MANY]]
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM "
+                    f"{self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
+                    ids,
+                )
+                out.extend(StoredEvent(convert(r[0]), r[1], r[2], r[3]) for r in c.fetchall())
+        return out
 
     def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:
         sql = f"SELECT position, prev_position, content_hash, chain_hash FROM {self.chain_table_name} WHERE position > ?"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.integrity import ChainRow, chain_rows
+from ledger.integrity import MANY, ChainRow, chain_rows
 from ledger.library_patches import postgres_insert_events_without_retries
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "chain_hash text NOT NULL)"
             ).format(schema, table)
         )
+        self._sql_select_many = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema, Identifier(self.events_table_name))
         cols = SQL("position, prev_position, content_hash, chain_hash")
         self._sql_head = SQL("SELECT {} FROM {}.{} ORDER BY position DESC LIMIT 1").format(
             cols, schema, table
@@ -94,6 +99,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             head = ChainRow(**row) if row else None
             curs.executemany(self._sql_insert_chain, chain_rows(head, stored_events, list(ids)))
         return ids
+
+    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by originator then version."""
+        out: list[StoredEvent] = []
+        for i in range(0, len(originator_ids), MANY):
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self._sql_select_many, [list(originator_ids[i:i + MANY])])
+                out.extend(StoredEvent(r["originator_id"], r["originator_version"], r["topic"],
+                                       bytes(r["state"])) for r in curs.fetchall())
+        return out
 
     def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:
         sql, params = self._sql_select_chain, [after]

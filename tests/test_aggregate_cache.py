@@ -139,3 +139,29 @@ def test_the_cache_is_bounded_and_can_be_turned_off(db_url: str, monkeypatch: py
     monkeypatch.setenv(CACHE_ENV, "lots")
     with pytest.raises(InputError):
         BudgetLedger.open(db_url)
+
+
+def test_preload_loads_in_bulk_what_one_by_one_would(any_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_ENV, "0")  # every aggregate from the store
+    app = BudgetLedger.open(any_url)
+    issue(app, "R", "拉萨市", "1000万")
+    for k in range(7):
+        project(app, f"P{k}", "拉萨市")
+        allocate(app, "R", f"P{k}", "10万")
+        for i in range(k):
+            pay(app, f"P{k}", "1万", voucher=f"V{k}-{i}", effective_date=f"2025-03-{9 - i:02d}")
+    b = Batch(app)
+    held = b.project("P0")
+    assert b.preload([f"P{k}" for k in range(7)] + ["nope"], indicator_ids=["R", "nope"]) == 7
+    assert b.project("P0") is held  # what the batch holds is kept
+    for k in range(7):
+        assert _books(b.projects[f"P{k}"]) == _books(_fresh(app, f"P{k}"))
+    assert b.indicators["R"].version == app.get_indicator("R").version
+    assert "nope" not in b.projects and "nope" not in b.indicators
+    with pytest.raises(InvariantViolation):
+        b.project("nope")  # still refused by the command that names it
+    b.pay(build(PayCommand, project_id="P3", amount="7万", payee="x", effective_date="2025-04-01"))
+    with pytest.raises(InvariantViolation):  # the preloaded books are the real ones
+        b.pay(build(PayCommand, project_id="P3", amount="0.01万", payee="x",
+                    effective_date="2025-04-01"))
+    app.close()
