@@ -129,6 +129,7 @@ class Batch:
         self.projects: dict[str, Project] = {}
         self.commands = 0
         self._synced = False
+        self.absent: set[UUID] = set()  # ids preload found nowhere in the store
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -178,13 +179,16 @@ class Batch:
         if not missing or select is None:
             return 0
         to_event = self.app.mapper.to_domain_event
-        loaded = 0
+        found: set[UUID] = set()
         for key, stored in groupby(select(missing), key=attrgetter("originator_id")):
             agg = fold(None, map(to_event, stored))
             held, ident = wanted[key]
             held[ident] = agg
-            loaded += 1
-        return loaded
+            found.add(key)
+        # Not in the store as of this batch's view: a new id needs no second look (_check_new).
+        # Another writer creating it before our save makes the save fail on (id, version 1).
+        self.absent.update(k for k in missing if k not in found)
+        return len(found)
 
     def indicator(self, indicator_id: str) -> Indicator:
         agg = self.indicators.get(indicator_id)
@@ -206,8 +210,12 @@ class Batch:
             agg = self.projects[project_id] = loaded
         return agg
 
+    def exists(self, key: UUID) -> bool:
+        """Is this aggregate in the store (as this batch sees it; see :meth:`preload`)?"""
+        return key not in self.absent and self.app.exists(key)
+
     def _check_new(self, kind: str, ident: str, cache: dict[str, Any], key: UUID) -> None:
-        if ident in cache or self.app.exists(key):
+        if ident in cache or self.exists(key):
             raise inv.DuplicateId(f"{kind} id {ident!r} is already taken")
 
     # ---- commands (each: load, check everything, then trigger) ------------------------------

@@ -165,3 +165,35 @@ def test_preload_loads_in_bulk_what_one_by_one_would(any_url: str, monkeypatch: 
         b.pay(build(PayCommand, project_id="P3", amount="0.01万", payee="x",
                     effective_date="2025-04-01"))
     app.close()
+
+
+def test_ids_preload_found_absent_are_new_and_a_rival_creating_one_still_loses(any_url: str) -> None:
+    from ledger.commands import AddProjectCommand
+    from ledger.invariants import DuplicateId
+
+    app = _ledger(any_url)
+    rival = BudgetLedger.open(any_url)
+    b = Batch(app)
+    b.preload(["P1", "P2", "P3"])
+    assert b.absent == {Project.uuid_for("P2"), Project.uuid_for("P3")}
+    cmd = {"unit": "拉萨市", "name": "n", "category": "以工代赈", "effective_date": "2025-02-01"}
+    with pytest.raises(DuplicateId):  # P1 was preloaded: it exists
+        b.add_project(build(AddProjectCommand, project_id="P1", **cmd))
+    b.add_project(build(AddProjectCommand, project_id="P2", **cmd))
+    project(rival, "P3", "拉萨市")  # created by someone else after the preload
+    b.add_project(build(AddProjectCommand, project_id="P3", **cmd))  # this batch's view: new
+    with pytest.raises(StoreUnavailable):  # ... but the save refuses: nothing of it is written
+        with app.batch() as ib:
+            ib.projects.update(b.projects)
+    assert not app.exists(Project.uuid_for("P2"))
+
+    def work(batch: Batch) -> str:  # a command run by run() is retried and then refused
+        batch.preload(["P4"])
+        if not rival.exists(Project.uuid_for("P4")):
+            project(rival, "P4", "拉萨市")
+        return batch.add_project(build(AddProjectCommand, project_id="P4", **cmd))
+
+    with pytest.raises(DuplicateId):
+        app.run(work)
+    rival.close()
+    app.close()

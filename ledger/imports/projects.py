@@ -147,5 +147,6 @@ def import_projects(
     actor: str = "unknown", progress: ProgressFactory | None = None,
 ) -> ImportResult:
     steps, problems = plan_projects(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
+    projects = {s.ident for s in steps if s.ident}
     return run_import(app, table, "projects", steps, problems, progress=progress,
-                      already_summary=ALREADY)
+                      already_summary=ALREADY, preload=lambda b: b.preload(projects))
