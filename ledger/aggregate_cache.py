@@ -22,8 +22,11 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
    (originator id, version) key exactly as with a fresh load, and ``BudgetLedger.run`` re-runs
    the command on aggregates loaded afresh (the failed batch's ones were taken, never returned).
 
-Bounded (least recently used out) by ``BUDGET_LEDGER_AGGREGATE_CACHE`` aggregates (default
-20,000; 0 turns it off).
+Bounded, least recently used out, by the events its aggregates were folded from (their
+versions added up): ``BUDGET_LEDGER_AGGREGATE_CACHE`` (default 350,000 events, ~150 MB at the
+~450 bytes per event a project with twenty payments takes; 0 turns it off). Counting events, not
+aggregates, keeps the memory bound as the aggregates grow: a count of 20,000 projects took the
+benchmark at scale 1.0 to 314 MB, for no hits (150,000 projects visited round-robin).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from eventsourcing.domain import Aggregate
 from ledger.errors import InputError
 
 CACHE_ENV = "BUDGET_LEDGER_AGGREGATE_CACHE"
-DEFAULT_SIZE = 20_000
+DEFAULT_SIZE = 350_000  # events' worth of aggregates
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000
 
@@ -49,7 +52,7 @@ def cache_size() -> int:
     if not raw:
         return DEFAULT_SIZE
     if not raw.isdigit():
-        raise InputError(f"{CACHE_ENV}: expected a whole number of aggregates >= 0, got {raw!r}")
+        raise InputError(f"{CACHE_ENV}: expected a whole number of events >= 0, got {raw!r}")
     return int(raw)
 
 
@@ -58,6 +61,7 @@ class AggregateCache:
         self.recorder = recorder
         self.maxsize = maxsize
         self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self.weight = 0  # the cached aggregates' versions added up (the events they hold)
         self.head: int | None = None  # entries are current up to this log position
         self.hits = self.misses = 0
 
@@ -65,8 +69,18 @@ class AggregateCache:
         return len(self.items)
 
     def clear(self) -> None:
-        self.items.clear()
+        self._drop()
         self.head = None
+
+    def _drop(self) -> None:
+        self.items.clear()
+        self.weight = 0
+
+    def _pop(self, key: UUID) -> Aggregate | None:
+        agg = self.items.pop(key, None)
+        if agg is not None:
+            self.weight -= agg.version
+        return agg
 
     def sync(self) -> None:
         """Evict what other writers changed since ``head`` (one cheap query when nothing did)."""
@@ -74,14 +88,14 @@ class AggregateCache:
             return
         top = self.recorder.max_notification_id() or 0
         if self.head is None or top < self.head:
-            self.items.clear()
+            self._drop()
         elif top > self.head:
             self._evict_foreign(self.head, top, own=())
         self.head = top
 
     def take(self, key: UUID) -> Aggregate | None:
         """The cached aggregate, removed from the cache (the batch owns it now), or None."""
-        agg = self.items.pop(key, None)
+        agg = self._pop(key)
         if agg is None:
             self.misses += 1
         else:
@@ -110,18 +124,19 @@ class AggregateCache:
         for agg in aggregates:
             if agg.pending_events:  # never keep state that is not in the store
                 continue
+            self._pop(agg.id)
             items[agg.id] = agg
-            items.move_to_end(agg.id)
-        while len(items) > self.maxsize:
-            items.popitem(last=False)
+            self.weight += agg.version
+        while self.weight > self.maxsize and items:
+            _, old = items.popitem(last=False)
+            self.weight -= old.version
 
     def _evict_foreign(self, after: int, upto: int, own: Iterable[int]) -> None:
         if upto - after > SCAN_LIMIT:
-            self.items.clear()
+            self._drop()
             return
         own = set(own)
-        items = self.items
         for note in self.recorder.select_notifications(after, upto - after, stop=upto,
                                                        inclusive_of_start=False):
             if note.id not in own:
-                items.pop(note.originator_id, None)
+                self._pop(note.originator_id)

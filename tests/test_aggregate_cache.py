@@ -123,12 +123,16 @@ def test_a_failed_batch_puts_nothing_back(any_url: str) -> None:
 
 
 def test_the_cache_is_bounded_and_can_be_turned_off(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, "2")
+    monkeypatch.setenv(CACHE_ENV, "6")  # events' worth of aggregates
     app = BudgetLedger.open(db_url)
     issue(app, "R", "拉萨市", "1000万")
     for k in range(5):
         project(app, f"P{k}", "拉萨市")
-    assert len(app.aggregate_cache) <= 2
+        allocate(app, "R", f"P{k}", "1万")  # R grows by one event each time
+    cache = app.aggregate_cache
+    assert cache.weight == sum(a.version for a in cache.items.values()) <= 6
+    pay(app, "P4", "0.5万")
+    assert cache.weight == sum(a.version for a in cache.items.values()) <= 6
     app.close()
     monkeypatch.setenv(CACHE_ENV, "0")
     app = BudgetLedger.open(db_url)
