@@ -22,11 +22,13 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
    (originator id, version) key exactly as with a fresh load, and ``BudgetLedger.run`` re-runs
    the command on aggregates loaded afresh (the failed batch's ones were taken, never returned).
 
-Bounded, least recently used out, by the events its aggregates were folded from (their
-versions added up): ``BUDGET_LEDGER_AGGREGATE_CACHE`` (default 350,000 events, ~150 MB at the
-~450 bytes per event a project with twenty payments takes; 0 turns it off). Counting events, not
-aggregates, keeps the memory bound as the aggregates grow: a count of 20,000 projects took the
-benchmark at scale 1.0 to 314 MB, for no hits (150,000 projects visited round-robin).
+Bounded, least recently used out, by an estimate of the memory its aggregates take, in units of
+~400 bytes: an aggregate weighs its version (the events folded into it) plus ``FIXED`` for its
+fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB).
+``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 420,000 units, ~170 MB: at the
+benchmark's scale 0.1 every project; 0 turns it off). A bound in aggregates (20,000) took the
+benchmark at scale 1.0 to 314 MB for no hits, its 150,000 projects visited round-robin; one in
+events alone let the 150,000 young projects of its second phase take 200 MB.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from eventsourcing.domain import Aggregate
 from ledger.errors import InputError
 
 CACHE_ENV = "BUDGET_LEDGER_AGGREGATE_CACHE"
-DEFAULT_SIZE = 350_000  # events' worth of aggregates
+DEFAULT_SIZE = 420_000  # units of ~400 bytes (see the module's docstring)
+FIXED = 3  # an aggregate's fixed part, in the same units
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000
 
@@ -52,7 +55,8 @@ def cache_size() -> int:
     if not raw:
         return DEFAULT_SIZE
     if not raw.isdigit():
-        raise InputError(f"{CACHE_ENV}: expected a whole number of events >= 0, got {raw!r}")
+        raise InputError(f"{CACHE_ENV}: expected a whole number >= 0 (units of ~400 bytes), "
+                         f"got {raw!r}")
     return int(raw)
 
 
@@ -61,7 +65,7 @@ class AggregateCache:
         self.recorder = recorder
         self.maxsize = maxsize
         self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
-        self.weight = 0  # the cached aggregates' versions added up (the events they hold)
+        self.weight = 0  # the cached aggregates' weights added up (version + FIXED each)
         self.head: int | None = None  # entries are current up to this log position
         self.hits = self.misses = 0
 
@@ -79,7 +83,7 @@ class AggregateCache:
     def _pop(self, key: UUID) -> Aggregate | None:
         agg = self.items.pop(key, None)
         if agg is not None:
-            self.weight -= agg.version
+            self.weight -= agg.version + FIXED
         return agg
 
     def sync(self) -> None:
@@ -126,10 +130,10 @@ class AggregateCache:
                 continue
             self._pop(agg.id)
             items[agg.id] = agg
-            self.weight += agg.version
+            self.weight += agg.version + FIXED
         while self.weight > self.maxsize and items:
             _, old = items.popitem(last=False)
-            self.weight -= old.version
+            self.weight -= old.version + FIXED
 
     def _evict_foreign(self, after: int, upto: int, own: Iterable[int]) -> None:
         if upto - after > SCAN_LIMIT:

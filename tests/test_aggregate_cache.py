@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.aggregate_cache import CACHE_ENV
+from ledger.aggregate_cache import CACHE_ENV, FIXED
 from ledger.application import Batch, BudgetLedger
 from ledger.commands import PayCommand, build
 from ledger.errors import InputError, StoreUnavailable
@@ -123,16 +123,17 @@ def test_a_failed_batch_puts_nothing_back(any_url: str) -> None:
 
 
 def test_the_cache_is_bounded_and_can_be_turned_off(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, "6")  # events' worth of aggregates
+    monkeypatch.setenv(CACHE_ENV, "12")  # each aggregate weighs its version + FIXED (3)
     app = BudgetLedger.open(db_url)
     issue(app, "R", "拉萨市", "1000万")
     for k in range(5):
         project(app, f"P{k}", "拉萨市")
         allocate(app, "R", f"P{k}", "1万")  # R grows by one event each time
     cache = app.aggregate_cache
-    assert cache.weight == sum(a.version for a in cache.items.values()) <= 6
+    assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 12
+    assert 0 < len(cache) < 6
     pay(app, "P4", "0.5万")
-    assert cache.weight == sum(a.version for a in cache.items.values()) <= 6
+    assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 12
     app.close()
     monkeypatch.setenv(CACHE_ENV, "0")
     app = BudgetLedger.open(db_url)
