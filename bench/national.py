@@ -147,6 +147,10 @@ def import_tree(app: BudgetLedger, s: Shape) -> None:
     for p in range(PROVINCES):  # one save per province: its 3 roots and everything under them
         with app.batch() as b:
             prefs = list(range(p, s.prefectures, PROVINCES))
+            b.preload(indicator_ids=[  # as an import does: its new ids checked in one query
+                i for t in range(3) for i in (
+                    root_id(p, t), *(pref_id(f, t) for f in prefs),
+                    *(county_id(c, t) for f in prefs for c in range(f, s.counties, s.prefectures)))])
             for t, task in enumerate(TASKS):
                 b.issue(build(IssueCommand, indicator_id=root_id(p, t), unit=f"省{p:02d}",
                               amount=sum(pref[f][t] for f in prefs), doc=f"财农〔{YEAR - 1}〕{p}号",
@@ -182,6 +186,8 @@ def chunked(it: Iterator[int], n: int) -> Iterator[list[int]]:
 def import_projects(app: BudgetLedger, s: Shape, chunk: int) -> None:
     for ks in chunked(projects_in_county_order(s), chunk):
         with app.batch() as b:
+            b.preload([project_id(k) for k in ks],  # as the projects importer does
+                      indicator_ids={county_id(k % s.counties, s.task_of(k)) for k in ks})
             for k in ks:
                 c = k % s.counties
                 b.add_project(build(AddProjectCommand, project_id=project_id(k), unit=f"县{c:04d}",
@@ -204,6 +210,7 @@ def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
         month = 3 + m * 9 // months  # passes from March to December
         for ks in chunked(projects_in_county_order(s), chunk):
             with app.batch() as b:
+                b.preload([project_id(k) for k in ks])  # as the payments importer does
                 for k in ks:
                     n = s.payments_of(k)
                     prj = project_id(k)

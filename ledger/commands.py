@@ -99,6 +99,8 @@ def _one_line(value: str) -> str:
     """Names, units, documents and tasks are one line of printable text: a newline or another
     control character would split a table row, a CSV cell or a log line, and make two names that
     look the same differ."""
+    if value.isprintable():  # no Cc, Cf, Zl or Zp character: the usual case, without the loop
+        return value
     for ch in value:
         cat = unicodedata.category(ch)
         if cat == "Cc" or cat in ("Zl", "Zp") or (cat == "Cf" and ch not in "\u200d"):

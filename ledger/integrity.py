@@ -24,6 +24,7 @@ if someone rewrote the whole chain consistently.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
 GENESIS = "0" * 64
+_SIZE = struct.Struct(">Q")  # the 8-byte big-endian length prefix of _field
 _PAGE = 5000
+MANY = 500  # aggregates per bulk-load query (SQLite binds at most 32,766 parameters)
 
 
 class ChainRow(NamedTuple):
@@ -53,12 +56,10 @@ def _field(b: bytes) -> bytes:
 
 def content_hash(originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
     oid = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
-    h = hashlib.sha256()
-    h.update(_field(oid.encode()))
-    h.update(_field(str(version).encode()))
-    h.update(_field(topic.encode()))
-    h.update(_field(bytes(state)))
-    return h.hexdigest()
+    return hashlib.sha256(b"".join((
+        _field(oid.encode()), _field(str(version).encode()), _field(topic.encode()),
+        _field(bytes(state)),
+    ))).hexdigest()
 
 
 def link_hash(prev_hash: str, position: int, prev_position: int, chash: str) -> str:
@@ -71,9 +72,20 @@ def chain_rows(
     """The chain rows that extend ``head`` by ``events`` stored at ``positions``."""
     prev_pos, prev_hash = (head.position, head.chain_hash) if head else (0, GENESIS)
     rows = []
-    for ev, pos in sorted(zip(events, positions, strict=True), key=lambda t: t[1]):
-        ch = content_hash(ev.originator_id, ev.originator_version, ev.topic, ev.state)
-        h = link_hash(prev_hash, pos, prev_pos, ch)
+    pairs = list(zip(events, positions, strict=True))
+    if any(pairs[i][1] > pairs[i + 1][1] for i in range(len(pairs) - 1)):
+        pairs.sort(key=lambda t: t[1])
+    # content_hash and link_hash inlined (the same bytes): this runs once per stored event
+    sha256, size = hashlib.sha256, _SIZE.pack
+    for ev, pos in pairs:
+        oid = ev.originator_id
+        o = (oid.hex if isinstance(oid, UUID) else str(oid)).encode()
+        v = str(ev.originator_version).encode()
+        t = ev.topic.encode()
+        st = bytes(ev.state)
+        ch = sha256(b"".join((size(len(o)), o, size(len(v)), v, size(len(t)), t,
+                              size(len(st)), st))).hexdigest()
+        h = sha256(f"{prev_hash}:{pos}:{prev_pos}:{ch}".encode()).hexdigest()
         rows.append(ChainRow(pos, prev_pos, ch, h))
         prev_pos, prev_hash = pos, h
     return rows
@@ -114,6 +126,23 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 chain_rows(head, stored_events, list(positions)),
             )
         return positions
+
+    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by originator then version (bulk
+        loading: ``Batch.preload``; one ``select_events`` per aggregate cost ~0.2 ms each)."""
+        out: list[StoredEvent] = []
+        convert = self.convert_originator_id
+        for i in range(0, len(originator_ids), MANY):
+            ids = [o.hex for o in originator_ids[i:i + MANY]]
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM "
+                    f"{self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
+                    ids,
+                )
+                out.extend(StoredEvent(convert(r[0]), r[1], r[2], r[3]) for r in c.fetchall())
+        return out
 
     def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:
         sql = f"SELECT position, prev_position, content_hash, chain_hash FROM {self.chain_table_name} WHERE position > ?"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from ledger.integrity import ChainRow, chain_rows
+from ledger.integrity import MANY, ChainRow, chain_rows
 from ledger.library_patches import postgres_insert_events_without_retries
 
 if TYPE_CHECKING:
@@ -43,13 +44,20 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "chain_hash text NOT NULL)"
             ).format(schema, table)
         )
+        self._sql_select_many = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema, Identifier(self.events_table_name))
         cols = SQL("position, prev_position, content_hash, chain_hash")
         self._sql_head = SQL("SELECT {} FROM {}.{} ORDER BY position DESC LIMIT 1").format(
             cols, schema, table
         )
-        self._sql_insert_chain = SQL("INSERT INTO {}.{} ({}) VALUES (%s, %s, %s, %s)").format(
-            schema, table, cols
-        )
+        # One statement for a whole save's chain rows (four arrays), not one per row: the
+        # row-by-row executemany was a third of the insert (docs/performance.md, "Write path").
+        self._sql_insert_chain = SQL(
+            "INSERT INTO {}.{} ({}) SELECT * FROM "
+            "unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+        ).format(schema, table, cols)
         self._sql_select_chain = SQL("SELECT {} FROM {}.{} WHERE position > %s").format(
             cols, schema, table
         )
@@ -92,8 +100,19 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self._sql_head)
             row = curs.fetchone()
             head = ChainRow(**row) if row else None
-            curs.executemany(self._sql_insert_chain, chain_rows(head, stored_events, list(ids)))
+            rows = chain_rows(head, stored_events, list(ids))
+            curs.execute(self._sql_insert_chain, [list(col) for col in zip(*rows, strict=True)])
         return ids
+
+    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by originator then version."""
+        out: list[StoredEvent] = []
+        for i in range(0, len(originator_ids), MANY):
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self._sql_select_many, [list(originator_ids[i:i + MANY])])
+                out.extend(StoredEvent(r["originator_id"], r["originator_version"], r["topic"],
+                                       bytes(r["state"])) for r in curs.fetchall())
+        return out
 
     def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:
         sql, params = self._sql_select_chain, [after]

@@ -253,3 +253,24 @@ def test_an_undecodable_payment_is_named_on_the_sql_path_too(db_url: str, garbag
             Projector(app).catch_up()
     finally:
         app.close()
+
+
+def test_chain_rows_inlined_hashes_match_the_reference_functions() -> None:
+    """chain_rows inlines content_hash and link_hash for speed: same bytes, same hashes."""
+    import uuid as _uuid
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.integrity import ChainRow, chain_rows, content_hash, link_hash
+
+    evs = [StoredEvent(_uuid.uuid4(), v, f"ledger.x:T{v}", f'{{"n": {v}, "名": "项目"}}'.encode())
+           for v in range(1, 6)]
+    positions = [12, 10, 11, 14, 13]  # out of order: chained by position
+    head = ChainRow(7, 3, "c" * 64, "d" * 64)
+    rows = chain_rows(head, evs, positions)
+    prev_pos, prev_hash = 7, "d" * 64
+    for ev, pos in sorted(zip(evs, positions, strict=True), key=lambda t: t[1]):
+        ch = content_hash(ev.originator_id, ev.originator_version, ev.topic, ev.state)
+        h = link_hash(prev_hash, pos, prev_pos, ch)
+        assert rows.pop(0) == ChainRow(pos, prev_pos, ch, h)
+        prev_pos, prev_hash = pos, h

@@ -58,3 +58,35 @@ def test_start_up_fails_loudly_on_another_version() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
     assert "LibraryMismatch" in res.stderr and "9.9.9 is installed" in res.stderr
+
+
+def test_a_save_that_changed_its_steps_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """save_aggregates repeats Application.save's private steps; a save without them is refused."""
+    from eventsourcing.application import Application
+
+    def save(self: object, *objs: object, **kwargs: object) -> list[object]:
+        return []  # a library whose save records some other way
+
+    monkeypatch.setattr(Application, "save", save)
+    with pytest.raises(LibraryMismatch, match="Application.save no longer calls"):
+        check_library()
+
+
+def test_save_aggregates_records_like_save(tmp_path: object) -> None:
+    """Same events stored, same recordings returned, pending events collected."""
+    from ledger.application import BudgetLedger
+    from ledger.indicator import Indicator
+    from tests.helpers import issue
+
+    app = BudgetLedger.open(f"sqlite:///{tmp_path}/a.db")
+    issue(app, "R", "拉萨市", "100万")
+    root = app.get_indicator("R")
+    child = root.forward(child_id="C", unit="城关区", amount=100_000, doc="d",
+                         effective_date=root.effective_date, actor="t", expected_terms=None)
+    assert isinstance(child, Indicator)
+    recordings = library_patches.save_aggregates(app, [root, child])
+    assert [r.domain_event.originator_id for r in recordings] == [root.id, child.id]
+    assert [r.notification.id for r in recordings] == [2, 3]
+    assert not root.pending_events and not child.pending_events
+    assert app.get_indicator("C").received == 100_000
+    app.close()

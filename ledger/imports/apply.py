@@ -141,12 +141,16 @@ def apply_steps(
     progress: ProgressFactory | None = None,
     already_summary: str | None = None,
     finish: Callable[[Batch], None] | None = None,
+    preload: Callable[[Batch], object] | None = None,
 ) -> ImportResult:
     """Apply every step to one Batch; commit only when no step and no earlier check failed.
-    ``finish`` runs last in the same Batch (an allocation table's unit levels and areas)."""
+    ``preload`` loads what the steps will touch in bulk first (``Batch.preload``); ``finish`` runs
+    last in the same Batch (an allocation table's unit levels and areas)."""
     run = _Run(file, set(failed or ()), set(failed or ()), list(problems))
     advance = progress("checking rows against the ledger", len(steps)) if progress else None
     with app.batch() as batch:
+        if preload is not None:
+            preload(batch)
         for step in steps:
             if advance:
                 advance(1)
@@ -167,9 +171,11 @@ def apply_steps(
 def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],
                problems: list[Problem], *, progress: ProgressFactory | None = None,
                already_summary: str | None = None, failed: set[str] | None = None,
-               finish: Callable[[Batch], None] | None = None) -> ImportResult:
+               finish: Callable[[Batch], None] | None = None,
+               preload: Callable[[Batch], object] | None = None) -> ImportResult:
     """apply_steps for a whole file: its row count, and its notes (title rows, ignored columns)."""
     result = apply_steps(app, table.file, kind, table.count, steps, problems, failed=failed,
-                         progress=progress, already_summary=already_summary, finish=finish)
+                         progress=progress, already_summary=already_summary, finish=finish,
+                         preload=preload)
     result.notes = list(table.notes)
     return result

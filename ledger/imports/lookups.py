@@ -1,7 +1,8 @@
 """Look-ups an import needs, answered by what the write side owns — never by a read model.
 
 - *Is this row already in the ledger?* Indicator ids derive from the allocation row's natural key
-  and projects are their ids, so the event store answers by key (``uuid in repository``).
+  and projects are their ids, so the event store answers by key (``batch.exists(uuid)``: one row, or
+  none when the import preloaded its ids).
 - *Is this voucher recorded?* A voucher is unique within its project (the write side's rule), so
   the payment step looks in the ``vouchers`` of the project it loads into the import's Batch.
 - *Which indicator does document + unit + task name?* The store has no key for that, so the log's
@@ -23,11 +24,11 @@ DocKey = tuple[str, str, str]  # document, unit, task
 
 
 def indicator_exists(app: BudgetLedger, batch: Batch, ident: str) -> bool:
-    return ident in batch.indicators or Indicator.uuid_for(ident) in app.repository
+    return ident in batch.indicators or batch.exists(Indicator.uuid_for(ident))
 
 
 def project_exists(app: BudgetLedger, batch: Batch, ident: str) -> bool:
-    return ident in batch.projects or Project.uuid_for(ident) in app.repository
+    return ident in batch.projects or batch.exists(Project.uuid_for(ident))
 
 
 def indicators_by_document(app: BudgetLedger, wanted: Iterable[DocKey]) -> dict[DocKey, list[str]]:

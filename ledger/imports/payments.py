@@ -91,5 +91,6 @@ def import_payments(
     actor: str = "unknown", progress: ProgressFactory | None = None,
 ) -> ImportResult:
     steps, problems = plan_payments(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
+    projects = {s.run.project for s in steps if isinstance(s.run, _Payment)}
     return run_import(app, table, "payments", steps, problems, progress=progress,
-                      already_summary=ALREADY)
+                      already_summary=ALREADY, preload=lambda b: b.preload(projects))

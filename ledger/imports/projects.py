@@ -121,7 +121,8 @@ def plan_projects(
 def _register_step(app: BudgetLedger, cmd: AddProjectCommand,
                    skip: bool) -> Callable[[Batch], str]:
     def run(batch: Batch) -> str:
-        if cmd.project_id not in batch.projects and project_exists(app, batch, cmd.project_id):
+        held = batch.projects.get(cmd.project_id)  # preloaded, or registered by this import
+        if project_exists(app, batch, cmd.project_id) if held is None else not _new(held):
             if skip:
                 raise Skipped
             raise AlreadyRecorded(f"project {cmd.project_id} is already recorded")
@@ -130,12 +131,16 @@ def _register_step(app: BudgetLedger, cmd: AddProjectCommand,
     return run
 
 
+def _new(prj: Project) -> bool:
+    """Registered by this import (not yet saved), rather than already in the ledger."""
+    return bool(prj.pending_events) and isinstance(prj.pending_events[0], Project.Registered)
+
+
 def _allocate_step(cmd: AllocateCommand, skip: bool) -> Callable[[Batch], str]:
     def run(batch: Batch) -> str:
         if skip:
             prj = batch.project(cmd.project_id)
-            new = bool(prj.pending_events) and isinstance(prj.pending_events[0], Project.Registered)
-            if cmd.indicator_id in prj.lines and not new:
+            if cmd.indicator_id in prj.lines and not _new(prj):
                 raise Skipped  # this funding line came with the project's earlier import
         return batch.allocate(cmd)
 
@@ -147,5 +152,6 @@ def import_projects(
     actor: str = "unknown", progress: ProgressFactory | None = None,
 ) -> ImportResult:
     steps, problems = plan_projects(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
+    projects = {s.ident for s in steps if s.ident}
     return run_import(app, table, "projects", steps, problems, progress=progress,
-                      already_summary=ALREADY)
+                      already_summary=ALREADY, preload=lambda b: b.preload(projects))
