@@ -9,6 +9,7 @@ internal error (a bug: the traceback is written to the log file named on stderr,
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import sys
 import traceback
@@ -112,9 +113,29 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+# Each command's module, so that running one imports only it (a query never loads the importers,
+# the demo or openpyxl); `--help` and the tests load them all with register().
+COMMAND_MODULES = {
+    **dict.fromkeys(("balance", "progress", "trace", "history", "log", "verify", "rebuild"), "query"),
+    **dict.fromkeys(("init", "issue", "forward", "project", "allocate", "deallocate", "pay",
+                     "progress-report", "recover", "reverse", "unit"), "write"),
+    "import": "imports", "audit": "audit", "demo": "demo", "report": "report",
+}
+
+
 class LedgerGroup(click.Group):
     """The CLI's error boundary: every failure becomes one line on stderr and a documented
-    exit code (see the module docstring); never a traceback."""
+    exit code (see the module docstring); never a traceback. Commands load lazily."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            importlib.import_module(f"cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        register()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -180,13 +201,14 @@ def cli(ctx: click.Context, db: str | None, actor: str | None, fmt: str, bom: bo
 
 
 def register() -> None:
-    """Attach every command module to the group (import order = help order)."""
-    from cli import audit, demo, imports, query, report, write  # noqa: F401
+    """Attach every command module to the group (for --help, the docs and the tests)."""
+    for module in dict.fromkeys(COMMAND_MODULES.values()):
+        importlib.import_module(f"cli.{module}")
 
 
 def main() -> None:
     try:
-        register()  # imports the write side, which checks the patched library (exit 5 if wrong)
+        import ledger.library_patches  # noqa: F401 - checks the patched library (exit 5 if wrong)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as e:  # noqa: BLE001 - the boundary covers start-up too

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import groupby
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -34,19 +34,6 @@ from eventsourcing.persistence import (
 
 from ledger import invariants as inv
 from ledger.aggregate_cache import AggregateCache, cache_size
-from ledger.commands import (
-    AddProjectCommand,
-    AllocateCommand,
-    DeallocateCommand,
-    ForwardCommand,
-    IssueCommand,
-    PayCommand,
-    ProgressCommand,
-    RecoverCommand,
-    RenameProjectCommand,
-    ReverseCommand,
-    SetUnitCommand,
-)
 from ledger.errors import InputError, StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.library_patches import (  # noqa: F401 - fold re-exported
@@ -58,6 +45,21 @@ from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
 from ledger.subjects import check_refines
 from ledger.unit import Unit, set_unit
+
+if TYPE_CHECKING:  # the commands' pydantic models are built only where commands are parsed
+    from ledger.commands import (
+        AddProjectCommand,
+        AllocateCommand,
+        DeallocateCommand,
+        ForwardCommand,
+        IssueCommand,
+        PayCommand,
+        ProgressCommand,
+        RecoverCommand,
+        RenameProjectCommand,
+        ReverseCommand,
+        SetUnitCommand,
+    )
 
 T = TypeVar("T")
 

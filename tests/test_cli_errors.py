@@ -245,3 +245,29 @@ def test_a_question_mark_in_a_sqlite_path_is_refused_before_any_file_is_made(tmp
     code, _, err = run("--db", str(folder / "l.db"), "init")
     assert code == 2 and "cannot contain '?'" in err
     assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
+
+
+def test_every_command_is_mapped_to_the_module_that_defines_it() -> None:
+    """Commands load lazily by name (a query imports only cli.query): the map must be exact."""
+    from cli.main import COMMAND_MODULES
+    from cli.main import cli as group
+
+    register()
+    defined = {name: cmd.callback.__module__ for name, cmd in group.commands.items()
+               if cmd.callback is not None}
+    assert {name: f"cli.{module}" for name, module in COMMAND_MODULES.items()} == defined
+
+
+def test_a_query_does_not_import_the_other_command_modules(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from cli.main import main; sys.argv = ['budget-ledger', '--db', "
+            f"{str(tmp_path / 'l.db')!r}, 'balance']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('cli.', 'openpyxl', 'ledger.imports'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert "cli.query" in out
+    for other in ("cli.imports", "cli.demo", "cli.report", "cli.write", "openpyxl", "ledger.imports"):
+        assert other not in out, out
