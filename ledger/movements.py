@@ -51,9 +51,3 @@ MOVES: dict[str, tuple[str, int]] = {
 def available(balances: Mapping[str, int]) -> int:
     """What an indicator holds and has not passed on, allocated or returned."""
     return sum(sign * balances.get(bucket, 0) for bucket, sign in AVAILABLE_SIGNS.items())
-
-
-def available_delta(event_type: str, amount: int) -> int:
-    """How an event of ``event_type`` changes its indicator's available balance."""
-    bucket, sign = MOVES[event_type]
-    return AVAILABLE_SIGNS.get(bucket, 0) * sign * amount
