@@ -14,7 +14,6 @@ Buckets of an indicator (all in 分):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ledger.indicator import Indicator as _Indicator
@@ -46,8 +45,3 @@ MOVES: dict[str, tuple[str, int]] = {
     event_name(Project.PaymentMade): ("paid", +1),
     event_name(Project.PaymentReversed): ("paid", -1),
 }
-
-
-def available(balances: Mapping[str, int]) -> int:
-    """What an indicator holds and has not passed on, allocated or returned."""
-    return sum(sign * balances.get(bucket, 0) for bucket, sign in AVAILABLE_SIGNS.items())
