@@ -48,49 +48,21 @@ class Indicator(Aggregate):
         effective_date: date
         actor: str
 
-    class Received(Created):
-        """转下达 (received side) — a child indicator created by a forward; carries its parent's terms."""
+    class Received(Issued):
+        """转下达 (received side) — a child indicator created by a forward; carries its parent's
+        terms: ``Issued``'s fields, and where it came from."""
 
         TOPIC = topic("Indicator.Received")
-        indicator_id: str
-        unit: str
-        issuer: str
-        amount: int
-        year: int
-        task: str
-        source: str
-        subject: str | None
-        tracking: bool
-        direct: bool
-        advance: bool
-        doc: str
-        effective_date: date
-        actor: str
         parent_id: str
         root_id: str
 
-    class PoolReceived(Created):
+    class PoolReceived(Received):
         """收回统筹 (received side) — money a finance department took back from one of its own
         indicators into the same level's pool (同级统筹): a child of that indicator held by the
-        same unit, with its terms, so the money stays tracked and stays 衔接 money."""
+        same unit, with its terms, so the money stays tracked and stays 衔接 money. The same
+        fields as ``Received``; its own topic."""
 
         TOPIC = topic("Indicator.PoolReceived")
-        indicator_id: str
-        unit: str
-        issuer: str
-        amount: int
-        year: int
-        task: str
-        source: str
-        subject: str | None
-        tracking: bool
-        direct: bool
-        advance: bool
-        doc: str
-        effective_date: date
-        actor: str
-        parent_id: str
-        root_id: str
 
     def __init__(
         self,
