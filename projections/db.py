@@ -17,10 +17,22 @@ def engine_for(config: StoreConfig) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # SQLAlchemy, not pysqlite, opens transactions (below): pysqlite would run DDL such
+            # as a rebuild's DROP TABLE outside one, and cannot nest savepoints
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # read models are derived data: dropping them need not zero their pages (Debian's
+            # SQLite is built with SECURE_DELETE); the sorter and temp tables stay in memory
+            cur.execute("PRAGMA secure_delete=OFF")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {"connect_timeout": 5}
