@@ -1,74 +1,205 @@
-"""Payments straight from the event table into the read models, by the database's JSON functions.
+"""Every event straight from the event table into the read models, by SQLite's JSON functions.
 
-Payments are nine events in ten of a national year. When the read models live in the same SQLite
-database as the events (the ordinary ``--db FILE``), a rebuild or catch-up lets SQLite decode their
-stored JSON and insert the rows itself — ``INSERT … SELECT json_extract(…)`` — instead of a Python
-round trip per event. Every other event goes through :class:`~projections.updater.JournalWriter`,
-which is also the reference: ``verify`` rebuilds through it into a scratch database and compares.
+When the read models live in the same SQLite database as the events (the ordinary ``--db FILE``),
+a rebuild or catch-up lets SQLite decode the stored JSON and insert the rows itself —
+``INSERT … SELECT json_extract(…)``, one statement per event group and table — instead of a
+Python round trip per event. :class:`~projections.updater.JournalWriter` stays the reference: it
+serves every other store, and ``verify`` rebuilds through it into a scratch database and compares
+row by row, so each verify cross-checks the two.
+
+The rows are the writer's, column for column (``JournalWriter``'s handlers say what each event
+adds). Anything this path cannot vouch for — an unknown topic, a missing field, a malformed date,
+an event on an aggregate never created — makes :func:`apply` return ``None`` after undoing its
+rows, and the caller lets the writer name the bad event.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from sqlalchemy import Connection
 
-from ledger.movements import Project
+from ledger.movements import MOVES, Indicator, Project
 from ledger.topics import event_name
+from ledger.unit import Unit as _Unit
 
-PAYMENT_TOPIC = str(Project.PaymentMade.TOPIC)
-PAYMENT = event_name(Project.PaymentMade)
-
-_FIELDS = """
-    e.rowid AS position, pr.project_id AS project_id,
-    json_extract(state, '$.payment_id') AS payment_id,
-    json_extract(state, '$.indicator_id') AS indicator_id,
-    json_extract(state, '$.amount') AS amount,
-    json_extract(state, '$.payee') AS payee,
-    json_extract(state, '$.payee_kind') AS payee_kind,
-    json_extract(state, '$.voucher') AS voucher,
-    json_extract(state, '$.labour') AS labour,
-    json_extract(state, '$.effective_date._data_') AS effective_date,
-    json_extract(state, '$.timestamp._data_') AS ts,
-    json_extract(state, '$.actor') AS actor,
-    json_extract(state, '$.doc') AS doc
-"""
+Unit: Any = _Unit
 
 # the library omits '.000000' when a timestamp has no microseconds; recorded_at is fixed width
-_RECORDED_AT = ("CASE WHEN length(p.ts) = 25 THEN substr(p.ts, 1, 19) || '.000000' || substr(p.ts, 20) "
-                "ELSE p.ts END")
+RECORDED_AT = ("CASE WHEN length(ts) = 25 THEN substr(ts, 1, 19) || '.000000' || substr(ts, 20) "
+               "ELSE ts END")
+
+_BUCKET = "CASE type " + " ".join(f"WHEN '{t}' THEN '{b}'" for t, (b, _s) in MOVES.items()) + " END"
+_SIGN = "CASE type " + " ".join(f"WHEN '{t}' THEN {s}" for t, (_b, s) in MOVES.items()) + " END"
+
+_EVENTS = ("INSERT INTO rm_events (position, recorded_at, effective_date, type, actor, entity, "
+           "other, third, doc, amount) SELECT position, {ra}, effective_date, type, actor, {entity}, "
+           "{other}, {third}, doc, amount FROM {g}")
+_JOURNAL = ("INSERT INTO rm_journal (position, indicator_id, project_id, payment_id, bucket, amount, "
+            "effective_date, recorded_at) SELECT position, {indicator}, {project}, {payment}, "
+            f"{_BUCKET}, {_SIGN} * amount, effective_date, {{ra}} FROM {{g}}")
 
 
-def payments(conn: Connection, table: str, after: int, upto: int) -> int:
-    """Insert the read-model rows of the payments at positions (after, upto]; returns how many.
+@dataclass(frozen=True)
+class Group:
+    """Events decoded and written together: the JSON fields they carry, the aggregate their
+    originator is (looked up by UUID: ``indicator`` or ``project``), and the rows they add."""
 
-    Raises ``ValueError`` when a payment's JSON is not what a payment holds or names a project
-    the read models do not know — the caller then lets the Python writer name the event."""
-    conn.exec_driver_sql("DROP TABLE IF EXISTS temp._pay")
+    name: str
+    events: tuple[Any, ...]
+    fields: tuple[str, ...]
+    owner: str | None = None
+    required: tuple[str, ...] = ()
+    integers: tuple[str, ...] = ()
+    entity: str = "owner"
+    other: str = "NULL"
+    third: str = "NULL"
+    journal: tuple[str, str, str] | None = None  # indicator, project, payment expressions
+    inserts: tuple[str, ...] = field(default=())
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(event_name(e) for e in self.events)
+
+
+# the counterparty an indicator movement names (its rm_events ``other``)
+COUNTERPARTY = {
+    event_name(Indicator.ForwardedOut): "child_id",
+    event_name(Indicator.Pooled): "child_id",
+    event_name(Indicator.RecoveryReceived): "child_id",
+    event_name(Indicator.AllocatedToProject): "project_id",
+    event_name(Indicator.Deallocated): "project_id",
+    event_name(Indicator.Recovered): "returned_to",
+}
+_COUNTERPARTY_CASES = " ".join(f"WHEN '{t}' THEN {f}" for t, f in COUNTERPARTY.items())
+_OWNERS = {"indicator": ("rm_indicators", "indicator_id"), "project": ("rm_projects", "project_id")}
+# transcoded values keep their data under _data_
+_PATHS = {f: f"$.{f}._data_" for f in ("timestamp", "effective_date", "percent")}
+
+GROUPS: tuple[Group, ...] = (
+    Group("ind_new", (Indicator.Issued, Indicator.Received, Indicator.PoolReceived),
+          ("indicator_id", "unit", "issuer", "parent_id", "root_id", "year", "task", "source",
+           "subject", "tracking", "direct", "advance"),
+          required=("indicator_id", "unit", "issuer", "year", "task", "source", "tracking",
+                    "direct", "advance", "doc"),
+          integers=("amount", "year"),
+          entity="indicator_id", other="NULLIF(parent_id, '')",
+          journal=("indicator_id", "NULL", "NULL"),
+          inserts=("INSERT INTO rm_indicators (indicator_id, uuid, unit, issuer, parent_id, root_id, "
+                   "year, task, source, subject, tracking, direct, advance, doc, effective_date, "
+                   "recorded_at, position) SELECT indicator_id, origin, unit, issuer, parent_id, "
+                   "CASE WHEN root_id IS NULL OR root_id = '' THEN indicator_id ELSE root_id END, "
+                   "year, task, source, subject, tracking, direct, advance, doc, effective_date, "
+                   "{ra}, position FROM {g}",)),
+    Group("ind_move", (Indicator.ForwardedOut, Indicator.Pooled, Indicator.RecoveryReceived,
+                       Indicator.AllocatedToProject, Indicator.Deallocated, Indicator.Recovered),
+          ("child_id", "project_id", "returned_to"), owner="indicator", integers=("amount",),
+          other=f"NULLIF(CASE type {_COUNTERPARTY_CASES} END, '')",
+          journal=("owner", "project_id", "NULL")),
+    Group("prj_new", (Project.Registered,), ("project_id", "unit", "name", "category"),
+          required=("project_id", "unit", "name", "category"), entity="project_id",
+          inserts=("INSERT INTO rm_projects (project_id, uuid, unit, original_name, category, doc, "
+                   "effective_date, recorded_at, position) SELECT project_id, origin, unit, name, "
+                   "category, doc, effective_date, {ra}, position FROM {g}",)),
+    Group("funding", (Project.FundingAllocated, Project.FundingReleased), ("indicator_id",),
+          owner="project", required=("indicator_id",), integers=("amount",),
+          other="indicator_id"),
+    Group("paid", (Project.PaymentMade,),
+          ("payment_id", "indicator_id", "payee", "payee_kind", "voucher", "labour"),
+          owner="project", required=("payment_id", "indicator_id", "payee", "payee_kind", "labour"),
+          integers=("amount",), other="indicator_id", third="payment_id",
+          journal=("indicator_id", "owner", "payment_id"),
+          inserts=("INSERT INTO rm_payments (payment_id, project_id, indicator_id, amount, payee, "
+                   "payee_kind, voucher, labour, effective_date, recorded_at, position) SELECT "
+                   "payment_id, owner, indicator_id, amount, payee, payee_kind, voucher, labour, "
+                   "effective_date, {ra}, position FROM {g}",)),
+    Group("reversed", (Project.PaymentReversed,), ("payment_id", "indicator_id", "reason"),
+          owner="project", required=("payment_id", "indicator_id", "reason"),
+          integers=("amount",), other="indicator_id", third="payment_id",
+          journal=("indicator_id", "owner", "payment_id"),
+          inserts=("INSERT INTO rm_reversals (payment_id, reason, effective_date, recorded_at, "
+                   "position) SELECT payment_id, reason, effective_date, {ra}, position FROM {g}",)),
+    Group("progress", (Project.ProgressReported,), ("percent",), owner="project",
+          required=("percent",),
+          inserts=("INSERT INTO rm_progress_reports (position, project_id, percent, effective_date, "
+                   "recorded_at) SELECT position, owner, CAST(percent AS TEXT), effective_date, "
+                   "{ra} FROM {g}",)),
+    Group("renamed", (Project.Renamed,), ("old_name", "new_name"), owner="project",
+          required=("old_name", "new_name", "doc"),
+          inserts=("INSERT INTO rm_renames (position, project_id, old_name, new_name, doc, "
+                   "effective_date, recorded_at) SELECT position, owner, old_name, new_name, doc, "
+                   "effective_date, {ra} FROM {g}",)),
+    Group("subject", (Project.SubjectRefined,), ("indicator_id", "subject"), owner="project",
+          required=("indicator_id", "subject"), other="indicator_id",
+          inserts=("INSERT INTO rm_line_subjects (position, project_id, indicator_id, subject, "
+                   "effective_date, recorded_at) SELECT position, owner, indicator_id, subject, "
+                   "effective_date, {ra} FROM {g}",)),
+    Group("unit", (Unit.Declared, Unit.Corrected), ("unit", "level", "area", "direct_county"),
+          required=("unit", "level", "direct_county"), entity="unit",
+          inserts=("INSERT INTO rm_units (position, unit, level, area, direct_county, doc, "
+                   "effective_date, recorded_at) SELECT position, unit, level, area, direct_county, "
+                   "doc, effective_date, {ra} FROM {g}",)),
+)
+
+TOPICS: dict[str, str] = {}  # stored topic → event type, for every event this path decodes
+for _g in GROUPS:
+    for _e in _g.events:
+        TOPICS[str(_e.TOPIC)] = event_name(_e)
+
+
+def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> None:
+    """Decode the group's events at (after, upto] into ``temp._<name>``. Its CHECK constraints
+    refuse an event that is not what the group expects (``IntegrityError``: the caller then lets
+    the writer name it)."""
+    cols = {"position": "e.rowid", "origin": "e.originator_id",
+            "type": "substr(e.topic, instr(e.topic, '.') + 1)"}
+    for f in ("timestamp", "effective_date", "actor", "doc", "amount", *g.fields):
+        cols["ts" if f == "timestamp" else f] = f"json_extract(e.state, '{_PATHS.get(f, '$.' + f)}')"
+    join = ""
+    if g.owner:
+        owners, key = _OWNERS[g.owner]
+        cols["owner"] = f"o.{key}"
+        join = f" LEFT JOIN {owners} o ON o.uuid = e.originator_id"
+    checks = ["typeof(ts) = 'text'", "typeof(actor) = 'text'", "effective_date IS NOT NULL",
+              "date(effective_date, '+0 days') IS effective_date"]  # normalised; CHECK passes on NULL
+    checks += [f"{c} IS NOT NULL" for c in g.required + (("owner",) if g.owner else ())]
+    checks += [f"typeof({c}) = 'integer'" for c in g.integers]
+    topics = ", ".join(f"'{e.TOPIC}'" for e in g.events)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp._{g.name}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} ({', '.join(cols)}, "
+                         f"{', '.join(f'CHECK ({c})' for c in checks)})")
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE _pay AS SELECT {_FIELDS} FROM {table} e "
-        "LEFT JOIN rm_projects pr ON pr.uuid = e.originator_id "
-        f"WHERE e.rowid > {int(after)} AND e.rowid <= {int(upto)} AND e.topic = '{PAYMENT_TOPIC}'")
-    n, bad = conn.exec_driver_sql(
-        "SELECT count(*), sum(CASE WHEN p.payment_id IS NULL OR p.indicator_id IS NULL "
-        "OR typeof(p.amount) != 'integer' OR p.effective_date IS NULL OR p.ts IS NULL "
-        "OR p.project_id IS NULL THEN 1 ELSE 0 END) FROM temp._pay p").one()
-    if bad:
-        raise ValueError("a stored payment is not what the read models expect")
-    if not n:
-        return 0
-    join = "FROM temp._pay p"
-    conn.exec_driver_sql(
-        "INSERT INTO rm_events (position, recorded_at, effective_date, type, actor, entity, other, "
-        f"third, doc, amount) SELECT p.position, {_RECORDED_AT}, p.effective_date, "
-        f"'{PAYMENT}', p.actor, p.project_id, p.indicator_id, p.payment_id, p.doc, "
-        f"p.amount {join}")
-    conn.exec_driver_sql(
-        "INSERT INTO rm_payments (payment_id, project_id, indicator_id, amount, payee, payee_kind, "
-        "voucher, labour, effective_date, recorded_at, position) SELECT p.payment_id, "
-        "p.project_id, p.indicator_id, p.amount, p.payee, p.payee_kind, p.voucher, p.labour, "
-        f"p.effective_date, {_RECORDED_AT}, p.position {join}")
-    conn.exec_driver_sql(
-        "INSERT INTO rm_journal (position, indicator_id, project_id, payment_id, bucket, amount, "
-        "effective_date, recorded_at) SELECT p.position, p.indicator_id, p.project_id, "
-        f"p.payment_id, 'paid', p.amount, p.effective_date, {_RECORDED_AT} {join}")
-    conn.exec_driver_sql("DROP TABLE temp._pay")
-    return int(n)
+        f"INSERT INTO temp._{g.name} SELECT {', '.join(cols.values())} FROM {table} e{join} "
+        f"WHERE e.rowid > {int(after)} AND e.rowid <= {int(upto)} AND e.topic IN ({topics})")
+
+
+def _write(conn: Connection, g: Group) -> None:
+    fmt = {"g": f"temp._{g.name}", "ra": RECORDED_AT}
+    for stmt in g.inserts:
+        conn.exec_driver_sql(stmt.format(**fmt))
+    if g.journal:
+        indicator, project, payment = g.journal
+        conn.exec_driver_sql(_JOURNAL.format(indicator=indicator, project=project, payment=payment,
+                                             **fmt))
+    conn.exec_driver_sql(_EVENTS.format(entity=g.entity, other=g.other, third=g.third, **fmt))
+    conn.exec_driver_sql(f"DROP TABLE temp._{g.name}")
+
+
+def apply(conn: Connection, table: str, after: int, upto: int) -> int | None:
+    """Insert the read-model rows of every event at positions (after, upto]; returns how many
+    events, or ``None`` when an unknown topic needs the writer's eyes. A malformed event raises
+    ``IntegrityError`` with nothing written (its savepoint is undone)."""
+    counts: dict[str, int] = dict(conn.exec_driver_sql(  # type: ignore[arg-type]
+        f"SELECT topic, count(*) FROM {table} WHERE rowid > {int(after)} AND rowid <= {int(upto)} "
+        "GROUP BY topic").all())
+    if any(topic not in TOPICS for topic in counts):
+        return None
+    present = {TOPICS[t] for t in counts}
+    with conn.begin_nested():
+        for g in GROUPS:
+            if not present.intersection(g.types):
+                continue
+            _stage(conn, table, g, after, upto)
+            _write(conn, g)
+    return int(sum(counts.values()))

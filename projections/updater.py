@@ -92,15 +92,14 @@ class StoredEvent(NamedTuple):
 
 
 def read_log(curs: Any, sqlite: bool, table: str, after: int, limit: int,
-             stop: int | None = None, skip_topic: str | None = None) -> list[StoredEvent]:
+             stop: int | None = None) -> list[StoredEvent]:
     """Stored events after position ``after``, straight from the library's table on one of its
     own cursors. The library's ``select_notifications`` builds a UUID object per row, a fifth of
     a rebuild; the read models need the hex only. Same table, same order, same positions."""
     pos = "rowid" if sqlite else "notification_id"
     upper = f" AND {pos} <= {int(stop)}" if stop is not None else ""
-    skip = f" AND topic != '{skip_topic}'" if skip_topic else ""
     curs.execute(f"SELECT {pos} AS pos, originator_id, topic, state FROM {table} "
-                 f"WHERE {pos} > {int(after)}{upper}{skip} ORDER BY {pos} LIMIT {int(limit)}")
+                 f"WHERE {pos} > {int(after)}{upper} ORDER BY {pos} LIMIT {int(limit)}")
     rows = curs.fetchall()
     if sqlite:
         return [StoredEvent(r["pos"], r["originator_id"], r["topic"], r["state"]) for r in rows]
@@ -159,6 +158,11 @@ class JournalWriter:
                     s[key] = s[key]["_data_"]
             s["timestamp"] = fixed_utc(s["timestamp"])
             date.fromisoformat(s["effective_date"])
+            amount = s.get("amount", 0)
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise ValueError(f"amount {amount!r} is not a whole number of fen")
+            if not isinstance(s["actor"], str):
+                raise ValueError(f"actor {s['actor']!r} is not text")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise UndecodableEvent(f"log position {n.id}: stored event cannot be decoded ({e}); "
                                    "the log was altered — `budget-ledger verify` reports it") from e
@@ -263,14 +267,7 @@ _CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Indicator.PoolReceiv
               E(Project.Registered)}
 Unit: Any = _Unit  # its @event classes are made at run time too
 _SELF_NAMED = {E(Unit.Declared), E(Unit.Corrected)}  # name their entity; no UUID look-up
-_OTHER = {  # the counterparty an indicator movement names
-    E(Indicator.ForwardedOut): "child_id",
-    E(Indicator.Pooled): "child_id",
-    E(Indicator.RecoveryReceived): "child_id",
-    E(Indicator.AllocatedToProject): "project_id",
-    E(Indicator.Deallocated): "project_id",
-    E(Indicator.Recovered): "returned_to",
-}
+_OTHER = sql_fast_path.COUNTERPARTY  # the counterparty an indicator movement names
 
 # event (by class) → the writer's handler; an event class renamed or removed fails here
 _HANDLERS: dict[str, Callable[..., list[str]]] = {
@@ -374,12 +371,11 @@ class Projector:
             table = f'"{recorder.datastore.schema}"."{table}"'
         return sqlite, table
 
-    def read(self, after: int, limit: int, stop: int | None = None,
-             skip_topic: str | None = None) -> list[StoredEvent]:
+    def read(self, after: int, limit: int, stop: int | None = None) -> list[StoredEvent]:
         """The next stored events, on the event store's own connection pool (a read)."""
         sqlite, table = self._store_table()
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
-            return read_log(curs, sqlite, table, after, limit, stop, skip_topic)
+            return read_log(curs, sqlite, table, after, limit, stop)
 
     def _same_sqlite_file(self) -> bool:
         """The read models live in the event store's own SQLite file (not a scratch database)."""
@@ -406,22 +402,19 @@ class Projector:
     def apply_range(self, conn: Connection, after: int, upto: int) -> int:
         """Apply the events at positions (after, upto]; returns how many.
 
-        In the store's own SQLite file payments go through SQL (``projections/sql_fast_path``)
-        and every other event through the writer; elsewhere every event through the writer."""
-        if not self._same_sqlite_file():
-            notes = self.read(after, upto - after, stop=upto)
-            self.writer.apply(conn, notes)
-            return len(notes)
-        notes = self.read(after, upto - after, stop=upto, skip_topic=sql_fast_path.PAYMENT_TOPIC)
+        In the store's own SQLite file SQLite decodes them (``projections/sql_fast_path``); elsewhere,
+        or when that path cannot vouch for an event, the writer does, and names what is wrong."""
+        if self._same_sqlite_file():
+            _sqlite, table = self._store_table()
+            try:
+                done = sql_fast_path.apply(conn, table, after, upto)
+            except DBAPIError:  # e.g. a duplicated key in an altered log: its savepoint is undone
+                done = None
+            if done is not None:
+                return done
+        notes = self.read(after, upto - after, stop=upto)
         self.writer.apply(conn, notes)
-        _sqlite, table = self._store_table()
-        try:
-            paid = sql_fast_path.payments(conn, table, after, upto)
-        except (ValueError, DBAPIError):  # let the writer decode them one by one, and name the bad one
-            every = self.read(after, upto - after, stop=upto)
-            self.writer.apply(conn, [n for n in every if n.topic == sql_fast_path.PAYMENT_TOPIC])
-            paid = len(every) - len(notes)
-        return len(notes) + paid
+        return len(notes)
 
     def states(self, positions: Sequence[int]) -> dict[int, dict[str, Any]]:
         """The stored fields of the events at ``positions`` (for ``history`` and ``log``)."""

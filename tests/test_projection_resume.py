@@ -29,21 +29,22 @@ KILL_IN_BATCH = 5
 CHILD = f"""
 import sys, time
 from ledger.application import BudgetLedger
-from projections.updater import JournalWriter, Projector
+from projections.updater import Projector
 
 app = BudgetLedger.open(sys.argv[1])
-original = JournalWriter.apply
+original = Projector.apply_range
 count = 0
 
-def apply(self, conn, items):
+def apply_range(self, conn, after, upto):
     global count
-    original(self, conn, items)  # rows written, transaction still open
+    applied = original(self, conn, after, upto)  # rows written, transaction still open
     count += 1
     print("written", count, flush=True)
     if count == {KILL_IN_BATCH}:
         time.sleep(60)  # killed here, before the commit
+    return applied
 
-JournalWriter.apply = apply
+Projector.apply_range = apply_range
 Projector(app, batch_size={BATCH}).catch_up()
 print("finished", flush=True)
 """

@@ -1,0 +1,111 @@
+"""The SQL path (SQLite decodes the stored JSON) writes exactly the writer's rows, for every event
+type, and hands a malformed or unknown event to the writer, which names it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from ledger.application import BudgetLedger
+from ledger.commands import (
+    DeallocateCommand,
+    ProgressCommand,
+    RecoverCommand,
+    RenameProjectCommand,
+    SetUnitCommand,
+    build,
+)
+from ledger.movements import Project
+from projections import sql_fast_path
+from projections.db import engine_for, scratch_engine
+from projections.updater import Projector, UndecodableEvent, create_schema, drop_schema
+from tests.helpers import allocate, issue, project
+from tests.projections_scenario import build_scenario
+from tests.strategies import dump, first_difference
+
+
+def every_event_type(app: BudgetLedger) -> None:
+    build_scenario(app)  # issues, forwards, projects, allocations, payments, a reversal, a recovery
+    app.recover(build(RecoverCommand, indicator_id="C", amount="10万", doc="城财〔2025〕7号",
+                      effective_date="2025-06-01", reason="统筹", to="pool", pool_id="C-POOL"))
+    app.deallocate(build(DeallocateCommand, indicator_id="C", project_id="X1", amount="5万",
+                         effective_date="2025-06-02", reason="核减"))
+    app.report_progress(build(ProgressCommand, project_id="X1", percent="42.5",
+                              effective_date="2025-06-03"))
+    app.rename_project(build(RenameProjectCommand, project_id="X1", new_name="新名称",
+                             doc="城发〔2025〕8号", effective_date="2025-06-04"))
+    project(app, "Z", "城关区", effective_date="2025-06-05")
+    allocate(app, "C-POOL", "Z", "1万", effective_date="2025-06-06")
+    issue(app, "S", "城关区", "10万", subject="21305", effective_date="2025-06-05")
+    allocate(app, "S", "Z", "1万", effective_date="2025-06-06", subject="2130504")
+    for level in ("county", "prefecture"):
+        app.set_unit(build(SetUnitCommand, unit="城关区", level=level, area="拉萨市",
+                           effective_date="2025-06-07"))
+
+
+def sql_rebuild(app: BudgetLedger) -> int | None:
+    """Rebuild the store's own read models by the SQL path alone (no writer to fall back on)."""
+    projector = Projector(app)
+    _sqlite, table = projector._store_table()
+    with projector.engine.begin() as conn:
+        drop_schema(conn)
+        create_schema(conn)
+        return sql_fast_path.apply(conn, table, 0, app.last_position())
+
+
+def test_every_event_type_goes_through_sql_and_matches_the_writer(app: BudgetLedger) -> None:
+    every_event_type(app)
+    types = {t.partition(".")[2] for t in raw(app, "SELECT DISTINCT topic FROM stored_events")}
+    assert types == set(sql_fast_path.TOPICS.values())  # the store holds every type the path decodes
+    assert sql_rebuild(app) == app.last_position()
+    by_writer = scratch_engine()
+    Projector(app, by_writer).rebuild()
+    ours, theirs = dump(engine_for(app.config)), dump(by_writer)
+    assert ours == theirs, first_difference(ours, theirs)
+
+
+def raw(app: BudgetLedger, sql: str, *args: object) -> list[object]:
+    path = app.config.sqlite_path
+    assert path
+    with sqlite3.connect(path) as db:
+        rows = [r[0] if len(r) == 1 else r for r in db.execute(sql, args)]
+    db.close()
+    return rows
+
+
+@pytest.mark.parametrize("field,value", [
+    ("amount", '"12"'), ("effective_date", '{"_type_": "date_iso", "_data_": "2025-02-30"}'),
+    ("actor", "7"),
+])
+def test_a_malformed_payment_is_named_by_the_writer_and_nothing_is_half_written(
+        app: BudgetLedger, field: str, value: str) -> None:
+    every_event_type(app)
+    topic = str(Project.PaymentMade.TOPIC)
+    position = raw(app, "SELECT max(rowid) FROM stored_events WHERE topic = ?", topic)[0]
+    path = app.config.sqlite_path
+    assert path
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE stored_events SET state = json_set(state, '$.{field}', json(?)) "
+                   "WHERE rowid = ?", (value, position))
+    db.close()
+    with pytest.raises(Exception) as caught:
+        sql_rebuild(app)
+    assert caught.type.__name__ == "IntegrityError"
+    with pytest.raises(UndecodableEvent, match=f"log position {position}"):
+        Projector(app).rebuild()
+    # both failed rebuilds left the store as it was: no read models yet, not half of them
+    assert raw(app, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rm_%'") == [0]
+
+
+def test_an_unknown_topic_is_left_to_the_writer(app: BudgetLedger) -> None:
+    every_event_type(app)
+    path = app.config.sqlite_path
+    assert path
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE stored_events SET topic = 'budget_ledger.Project.Vanished' "
+                   "WHERE rowid = (SELECT max(rowid) FROM stored_events)")
+    db.close()
+    assert sql_rebuild(app) is None
+    with pytest.raises(UndecodableEvent, match="unknown topic"):
+        Projector(app).rebuild()
