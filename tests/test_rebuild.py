@@ -65,3 +65,30 @@ def test_rebuild_command_rebuilds_from_the_log(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "rebuilt the read models from 7 events" in res.stderr, res.output
     res = CliRunner().invoke(cli, ["--db", path, "verify"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_rebuild_that_fails_halfway_leaves_the_old_read_models(tmp_path: Path) -> None:
+    import pytest
+
+    from projections.updater import Projector
+    from tests.strategies import dump
+
+    app = BudgetLedger.open(store(tmp_path))
+    projector = Projector(app)
+    projector.catch_up()
+    before = dump(projector.engine)
+    calls = 0
+
+    def fail_on_second(conn: object, after: int, upto: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("killed")
+        return Projector.apply_range(projector, conn, after, upto)  # type: ignore[arg-type]
+
+    projector.apply_range = fail_on_second  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        projector.rebuild(batch_size=2)  # the old tables were dropped inside the transaction
+    assert calls == 2
+    assert dump(Projector(app).engine) == before
+    app.close()
