@@ -18,6 +18,12 @@ def test_the_installed_library_is_the_pinned_one() -> None:
     assert WRITTEN_FOR == "9.5.6"
 
 
+def test_the_version_read_from_dist_info_is_the_metadata_one() -> None:
+    import importlib.metadata
+
+    assert library_patches.installed_version() == importlib.metadata.version("eventsourcing")
+
+
 def test_another_version_is_refused_naming_both_versions() -> None:
     with pytest.raises(LibraryMismatch) as e:
         check_library("9.6.0")
