@@ -38,9 +38,9 @@ changed library silently break the hash chain, the retry bound or the recorded-a
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import inspect
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -79,26 +79,13 @@ def _has_hook(cls: type, name: str, params: tuple[str, ...]) -> bool:
     return names[: len(params)] == params
 
 
-def installed_version() -> str:
-    """The installed library's version, read from its ``dist-info`` folder name: importing
-    ``importlib.metadata`` (email, zipfile, …) cost a query a tenth of its start-up."""
-    import eventsourcing
-
-    found = list(Path(eventsourcing.__file__).resolve().parents[1].glob(f"{LIBRARY}-*.dist-info"))
-    if len(found) == 1:
-        return found[0].name[len(LIBRARY) + 1 : -len(".dist-info")]
-    import importlib.metadata  # an unusual layout: ask the slow way
-
-    return importlib.metadata.version(LIBRARY)
-
-
 def check_library(version: str | None = None) -> None:
     """Raise :class:`LibraryMismatch` unless the installed library is the one patched here.
 
     The PostgreSQL hooks are checked only when that module is importable (``psycopg`` is
     loaded by :mod:`ledger.integrity_postgres`, for PostgreSQL stores).
     """
-    found = version if version is not None else installed_version()
+    found = version if version is not None else importlib.metadata.version(LIBRARY)
     if found != WRITTEN_FOR:
         raise _fail(f"{found} is installed")
     if not callable(getattr(Aggregate.Event, "create_timestamp", None)):
