@@ -58,7 +58,7 @@ def history(source: Source, entity: str, view: View = LIVE,
             fields: Fields | None = None) -> list[dict[str, Any]]:
     """Every event that touched ``entity`` (indicator, project or payment id), in log order."""
     stmt = (
-        select(EventRow)
+        select(EventRow.__table__)
         .where(or_(EventRow.entity == entity, EventRow.other == entity, EventRow.third == entity),
                *view.visible(EventRow.__table__))
         .order_by(EventRow.position)
@@ -70,7 +70,7 @@ def history(source: Source, entity: str, view: View = LIVE,
 def log(source: Source, after: int = 0, limit: int | None = None, view: View = LIVE,
         fields: Fields | None = None) -> list[dict[str, Any]]:
     """The log in order, from the event after position ``after``; at most ``limit`` events."""
-    stmt = (select(EventRow).where(EventRow.position > after, *view.visible(EventRow.__table__))
+    stmt = (select(EventRow.__table__).where(EventRow.position > after, *view.visible(EventRow.__table__))
             .order_by(EventRow.position))
     if limit is not None:
         stmt = stmt.limit(limit)

@@ -1,4 +1,4 @@
-"""SQL read models (SQLAlchemy 2 typed ORM), all derived from the event log, all append-only.
+"""SQL read models (SQLAlchemy Core tables), all derived from the event log, all append-only.
 
 The heart is the **journal** (分录, ``rm_journal``): every event that moves money becomes one
 movement row — indicator, project and payment where there is one, bucket, signed amount in 分,
@@ -17,189 +17,197 @@ were written by another version is rebuilt (``budget-ledger rebuild``), never re
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table
 
 SCHEMA_VERSION = 5  # 1: balances in place; 2: journal; 3: compact rm_events; 4: SQLite keys; 5: units, line subjects
 
 # A log position as a key: on SQLite an INTEGER PRIMARY KEY is the row id itself (one B-tree, not a
 # table plus a unique index); elsewhere a BIGINT.
 PositionKey = BigInteger().with_variant(Integer(), "sqlite")
-# Tables keyed by a text id keep their rows in that key's B-tree on SQLite (no hidden row id).
-TEXT_KEYED = {"sqlite_with_rowid": False}
+# Tables keyed by a text id say ``sqlite_with_rowid=False``: on SQLite their rows live in that
+# key's B-tree (no hidden row id).
 
 
-class Base(DeclarativeBase):
-    pass
+metadata = MetaData()
 
 
-class Position(Base):
-    """The last notification id applied to the read models."""
+class Cols:
+    """A table whose columns read as attributes (``IndicatorRow.unit``) and which stands for the
+    table in ``select()``, ``insert()`` … Core, not the ORM: no query maps rows to objects, and
+    importing the ORM cost every query a fifth of its start-up."""
 
-    __tablename__ = "rm_position"
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    def __init__(self, table: Table) -> None:
+        self.__table__ = table
+        self.__tablename__ = table.name
 
+    def __clause_element__(self) -> Table:
+        return self.__table__
 
-class Meta(Base):
-    """Facts about the read models themselves: ``schema_version``."""
-
-    __tablename__ = "rm_meta"
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
-
-
-class JournalRow(Base):
-    """One movement of money (分录). ``bucket`` is one of ``ledger.movements.BUCKETS``."""
-
-    __tablename__ = "rm_journal"
-    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
-    indicator_id: Mapped[str] = mapped_column(String(120))
-    project_id: Mapped[str | None] = mapped_column(String(120))
-    payment_id: Mapped[str | None] = mapped_column(String(140))
-    bucket: Mapped[str] = mapped_column(String(12))
-    amount: Mapped[int] = mapped_column(BigInteger)  # signed 分
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
+    def __getattr__(self, name: str) -> Column[Any]:
+        try:
+            return self.__table__.c[name]  # type: ignore[no-any-return]
+        except KeyError:
+            raise AttributeError(f"{self.__tablename__} has no column {name!r}") from None
 
 
-class IndicatorRow(Base):
-    """A budget indicator's terms, valid from its creation (they never change afterwards)."""
+# The last notification id applied to the read models.
+Position = Cols(Table(
+    "rm_position", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", BigInteger, default=0, nullable=False),
+))
 
-    __tablename__ = "rm_indicators"
-    __table_args__ = TEXT_KEYED
-    indicator_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(32))
-    unit: Mapped[str] = mapped_column(String(200))
-    issuer: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[str | None] = mapped_column(String(120))
-    root_id: Mapped[str] = mapped_column(String(120))
-    year: Mapped[int] = mapped_column(Integer)
-    task: Mapped[str] = mapped_column(String(200))
-    source: Mapped[str] = mapped_column(String(20))
-    subject: Mapped[str | None] = mapped_column(String(20))
-    tracking: Mapped[bool] = mapped_column(Boolean)
-    direct: Mapped[bool] = mapped_column(Boolean)
-    advance: Mapped[bool] = mapped_column(Boolean)
-    doc: Mapped[str] = mapped_column(String(200))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    position: Mapped[int] = mapped_column(BigInteger)  # log position of its creation
+# Facts about the read models themselves: ``schema_version``.
+Meta = Cols(Table(
+    "rm_meta", metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+))
 
+# One movement of money (分录). ``bucket`` is one of ``ledger.movements.BUCKETS``.
+JournalRow = Cols(Table(
+    "rm_journal", metadata,
+    Column("position", PositionKey, primary_key=True),
+    Column("indicator_id", String(120), nullable=False),
+    Column("project_id", String(120), nullable=True),
+    Column("payment_id", String(140), nullable=True),
+    Column("bucket", String(12), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed 分
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+))
 
-class ProjectRow(Base):
-    """A project as registered; its name as of a day comes from ``rm_renames``."""
+# A budget indicator's terms, valid from its creation (they never change afterwards).
+IndicatorRow = Cols(Table(
+    "rm_indicators", metadata,
+    Column("indicator_id", String(120), primary_key=True),
+    Column("uuid", String(32), nullable=False),
+    Column("unit", String(200), nullable=False),
+    Column("issuer", String(200), nullable=False),
+    Column("parent_id", String(120), nullable=True),
+    Column("root_id", String(120), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("task", String(200), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("subject", String(20), nullable=True),
+    Column("tracking", Boolean, nullable=False),
+    Column("direct", Boolean, nullable=False),
+    Column("advance", Boolean, nullable=False),
+    Column("doc", String(200), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("position", BigInteger, nullable=False),  # log position of its creation
+    sqlite_with_rowid=False,
+))
 
-    __tablename__ = "rm_projects"
-    __table_args__ = TEXT_KEYED
-    project_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(32))
-    unit: Mapped[str] = mapped_column(String(200))
-    original_name: Mapped[str] = mapped_column(String(500))
-    category: Mapped[str] = mapped_column(String(40))
-    doc: Mapped[str | None] = mapped_column(String(200))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    position: Mapped[int] = mapped_column(BigInteger)
+# A project as registered; its name as of a day comes from ``rm_renames``.
+ProjectRow = Cols(Table(
+    "rm_projects", metadata,
+    Column("project_id", String(120), primary_key=True),
+    Column("uuid", String(32), nullable=False),
+    Column("unit", String(200), nullable=False),
+    Column("original_name", String(500), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("doc", String(200), nullable=True),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+))
 
+# A payment as made; whether it is reversed as of a day comes from ``rm_reversals``.
+PaymentRow = Cols(Table(
+    "rm_payments", metadata,
+    Column("payment_id", String(140), primary_key=True),
+    Column("project_id", String(120), nullable=False),
+    Column("indicator_id", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("payee", String(500), nullable=False),
+    Column("payee_kind", String(20), nullable=False),
+    Column("voucher", String(120), nullable=True),
+    Column("labour", Boolean, nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+))
 
-class PaymentRow(Base):
-    """A payment as made; whether it is reversed as of a day comes from ``rm_reversals``."""
+# A payment's reversal (冲销): a compensating entry, valid from its own date.
+ReversalRow = Cols(Table(
+    "rm_reversals", metadata,
+    Column("payment_id", String(140), primary_key=True),
+    Column("reason", String(500), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+))
 
-    __tablename__ = "rm_payments"
-    __table_args__ = TEXT_KEYED
-    payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120))
-    indicator_id: Mapped[str] = mapped_column(String(120))
-    amount: Mapped[int] = mapped_column(BigInteger)
-    payee: Mapped[str] = mapped_column(String(500))
-    payee_kind: Mapped[str] = mapped_column(String(20))
-    voucher: Mapped[str | None] = mapped_column(String(120))
-    labour: Mapped[bool] = mapped_column(Boolean)
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    position: Mapped[int] = mapped_column(BigInteger)
+ProgressReportRow = Cols(Table(
+    "rm_progress_reports", metadata,
+    Column("position", PositionKey, primary_key=True),
+    Column("project_id", String(120), nullable=False),
+    Column("percent", String(8), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+))
 
+RenameRow = Cols(Table(
+    "rm_renames", metadata,
+    Column("position", PositionKey, primary_key=True),
+    Column("project_id", String(120), nullable=False),
+    Column("old_name", String(500), nullable=False),
+    Column("new_name", String(500), nullable=False),
+    Column("doc", String(200), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+))
 
-class ReversalRow(Base):
-    """A payment's reversal (冲销): a compensating entry, valid from its own date."""
+# A unit's administrative level and geographic area, as declared or corrected (one row per
+# ``Unit.Declared`` / ``Unit.Corrected``); the latest row in view is the unit's state.
+UnitRow = Cols(Table(
+    "rm_units", metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("unit", String(200), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("area", String(200), nullable=True),
+    Column("direct_county", Boolean, nullable=False),
+    Column("doc", String(200), nullable=True),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+))
 
-    __tablename__ = "rm_reversals"
-    __table_args__ = TEXT_KEYED
-    payment_id: Mapped[str] = mapped_column(String(140), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(500))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    position: Mapped[int] = mapped_column(BigInteger)
+# A funding line's functional subject refined to 项级 (``Project.SubjectRefined``); the
+# latest row in view is the line's subject, else its indicator's.
+LineSubjectRow = Cols(Table(
+    "rm_line_subjects", metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("project_id", String(120), nullable=False),
+    Column("indicator_id", String(120), nullable=False),
+    Column("subject", String(20), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+))
 
-
-class ProgressReportRow(Base):
-    __tablename__ = "rm_progress_reports"
-    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120))
-    percent: Mapped[str] = mapped_column(String(8))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-
-
-class RenameRow(Base):
-    __tablename__ = "rm_renames"
-    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120))
-    old_name: Mapped[str] = mapped_column(String(500))
-    new_name: Mapped[str] = mapped_column(String(500))
-    doc: Mapped[str] = mapped_column(String(200))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-
-
-class UnitRow(Base):
-    """A unit's administrative level and geographic area, as declared or corrected (one row per
-    ``Unit.Declared`` / ``Unit.Corrected``); the latest row in view is the unit's state."""
-
-    __tablename__ = "rm_units"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    unit: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str] = mapped_column(String(20))
-    area: Mapped[str | None] = mapped_column(String(200))
-    direct_county: Mapped[bool] = mapped_column(Boolean)
-    doc: Mapped[str | None] = mapped_column(String(200))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-
-
-class LineSubjectRow(Base):
-    """A funding line's functional subject refined to 项级 (``Project.SubjectRefined``); the
-    latest row in view is the line's subject, else its indicator's."""
-
-    __tablename__ = "rm_line_subjects"
-    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    project_id: Mapped[str] = mapped_column(String(120))
-    indicator_id: Mapped[str] = mapped_column(String(120))
-    subject: Mapped[str] = mapped_column(String(20))
-    effective_date: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-
-
-class EventRow(Base):
-    """The log, indexed: one row per event with its common fields and up to three entities it
-    touched (a forward: parent and child; a payment: project, indicator and the payment). The
-    event's own fields are read from the event store itself when shown (``history``, ``log``),
-    so what is shown is exactly what the hash chain covers."""
-
-    __tablename__ = "rm_events"
-    position: Mapped[int] = mapped_column(PositionKey, primary_key=True)
-    recorded_at: Mapped[str] = mapped_column(String(32))
-    effective_date: Mapped[date] = mapped_column(Date)
-    type: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(200))
-    entity: Mapped[str] = mapped_column(String(140))
-    other: Mapped[str | None] = mapped_column(String(140))
-    third: Mapped[str | None] = mapped_column(String(140))
-    doc: Mapped[str | None] = mapped_column(String(200))
-    amount: Mapped[int | None] = mapped_column(BigInteger)
+# The log, indexed: one row per event with its common fields and up to three entities it
+# touched (a forward: parent and child; a payment: project, indicator and the payment). The
+# event's own fields are read from the event store itself when shown (``history``, ``log``),
+# so what is shown is exactly what the hash chain covers.
+EventRow = Cols(Table(
+    "rm_events", metadata,
+    Column("position", PositionKey, primary_key=True),
+    Column("recorded_at", String(32), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("entity", String(140), nullable=False),
+    Column("other", String(140), nullable=True),
+    Column("third", String(140), nullable=True),
+    Column("doc", String(200), nullable=True),
+    Column("amount", BigInteger, nullable=True),
+))
 
 
 # The indexes a rebuild needs while it loads (events name aggregates by UUID), built with the tables.
@@ -230,5 +238,5 @@ INDEXES = [
     Index("ix_rm_units_unit", UnitRow.unit),
 ]
 
-ALL_TABLES = list(Base.metadata.sorted_tables)
+ALL_TABLES = list(metadata.sorted_tables)
 DATA_TABLES = [t for t in ALL_TABLES if t.name not in ("rm_position", "rm_meta")]

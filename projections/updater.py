@@ -309,8 +309,8 @@ def create_schema(conn: Connection, *, indexes: bool = True) -> None:
     if indexes:
         for ix in INDEXES:
             ix.create(conn, checkfirst=True)
-    conn.execute(insert(Position).values(name=POSITION_NAME, position=0))
-    conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    conn.execute(insert(Position.__table__).values(name=POSITION_NAME, position=0))
+    conn.execute(insert(Meta.__table__).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
 
 def drop_schema(conn: Connection) -> None:
@@ -445,7 +445,7 @@ class Projector:
                 break
             with self.engine.begin() as conn:
                 moved = conn.execute(
-                    update(Position)
+                    update(Position.__table__)
                     .where(Position.name == POSITION_NAME, Position.position == start)
                     .values(position=upto)
                 ).rowcount
@@ -483,7 +483,7 @@ class Projector:
             if conn.dialect.name == "postgresql":  # fresh statistics, or the planner scans the journal
                 for table in ALL_TABLES:
                     conn.exec_driver_sql(f"ANALYZE {table.name}")
-            conn.execute(update(Position).where(Position.name == POSITION_NAME).values(position=start))
+            conn.execute(update(Position.__table__).where(Position.name == POSITION_NAME).values(position=start))
         self._schema_ready = True
         return applied
 
