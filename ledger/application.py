@@ -43,7 +43,6 @@ from ledger.library_patches import (  # noqa: F401 - fold re-exported
 )
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
-from ledger.subjects import check_refines
 from ledger.unit import Unit, set_unit
 
 if TYPE_CHECKING:  # the commands' pydantic models are built only where commands are parsed
@@ -236,6 +235,10 @@ class Batch:
             raise inv.DuplicateId(f"{kind} id {ident!r} is already taken")
 
     # ---- commands (each: load, check everything, then trigger) ------------------------------
+    # A command touching two aggregates is orchestrated here, and only here: the cross-aggregate
+    # checks (same unit, new id), then each aggregate's own check_* methods, then each
+    # aggregate's method that triggers its own event. Every check runs once, and none after the
+    # first event, so a refused row of an import leaves the Batch's aggregates as they were.
 
     def issue(self, cmd: IssueCommand) -> str:
         ident = cmd.indicator_id or new_id("I")
@@ -264,17 +267,13 @@ class Batch:
         parent = self.indicator(cmd.parent_id)
         ident = cmd.child_id or new_id("I")
         self._check_new("indicator", ident, self.indicators, Indicator.uuid_for(ident))
-        child = parent.forward(
-            child_id=ident,
-            unit=cmd.unit,
-            amount=cmd.amount,
-            doc=cmd.doc,
-            effective_date=cmd.effective_date,
-            actor=cmd.actor,
-            expected_terms=cmd.expected_terms(),
-            subject=cmd.subject,
-        )
-        self.indicators[ident] = child
+        terms = parent.child_terms(cmd.expected_terms(), cmd.subject)
+        parent.check_debit(cmd.amount, cmd.effective_date, "forward")
+        parent.forward_out(child_id=ident, amount=cmd.amount, effective_date=cmd.effective_date,
+                           actor=cmd.actor, doc=cmd.doc)
+        self.indicators[ident] = Indicator.receive(
+            parent=parent, child_id=ident, unit=cmd.unit, amount=cmd.amount, terms=terms,
+            doc=cmd.doc, effective_date=cmd.effective_date, actor=cmd.actor)
         self.commands += 1
         return ident
 
@@ -296,10 +295,9 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
-        prj.check_dated(cmd.effective_date)
-        if cmd.subject is not None:  # checked before any event is triggered
-            check_refines(f"indicator {ind.indicator_id}",
-                          prj.line_subjects.get(ind.indicator_id, ind.subject), cmd.subject)
+        prj.check_funding(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+                          subject=cmd.subject, effective_date=cmd.effective_date)
+        ind.check_debit(cmd.amount, cmd.effective_date, "allocate")
         ind.allocate(
             project_id=prj.project_id,
             amount=cmd.amount,
@@ -325,7 +323,8 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         ind.check_dated(cmd.effective_date)
-        inv.check_line_exists(prj, ind.indicator_id)
+        prj.check_release(indicator_id=ind.indicator_id, amount=cmd.amount,
+                          effective_date=cmd.effective_date)
         prj.release_funding(
             indicator_id=ind.indicator_id,
             amount=cmd.amount,
@@ -397,14 +396,13 @@ class Batch:
             return self._pool(cmd)
         child = self.indicator(cmd.indicator_id)
         parent = self.indicator(child.parent_id) if child.parent_id else None
-        child.recover(
-            parent=parent,
-            amount=cmd.amount,
-            effective_date=cmd.effective_date,
-            actor=cmd.actor,
-            doc=cmd.doc,
-            reason=cmd.reason,
-        )
+        child.check_debit(cmd.amount, cmd.effective_date, "return")
+        child.recover(amount=cmd.amount, effective_date=cmd.effective_date, actor=cmd.actor,
+                      doc=cmd.doc, reason=cmd.reason)
+        if parent is not None:
+            parent.receive_recovery(child_id=child.indicator_id, amount=cmd.amount,
+                                    effective_date=cmd.effective_date, actor=cmd.actor,
+                                    doc=cmd.doc, reason=cmd.reason)
         self.commands += 1
         return child.indicator_id
 
@@ -413,9 +411,12 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         pool_id = cmd.pool_id or new_id("I")
         self._check_new("indicator", pool_id, self.indicators, Indicator.uuid_for(pool_id))
-        self.indicators[pool_id] = ind.pool(
-            pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
-            actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        ind.check_debit(cmd.amount, cmd.effective_date, "return")
+        ind.pool_out(pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+                     actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        self.indicators[pool_id] = Indicator.receive_pool(
+            parent=ind, pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+            actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
         return pool_id
 
