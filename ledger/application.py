@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,12 +23,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    DatetimeAsISO,
     IntegrityError,
     JSONTranscoder,
     OperationalError,
     PersistenceError,
-    Transcoding,
 )
 
 from ledger import invariants as inv
@@ -43,6 +40,8 @@ from ledger.library_patches import (  # noqa: F401 - fold re-exported
 )
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
+from ledger.terms import IndicatorTerms
+from ledger.transcodings import DateAsISO, DatetimeAsISOOnce, IndicatorTermsAsDict
 from ledger.unit import Unit, set_unit
 
 if TYPE_CHECKING:  # the commands' pydantic models are built only where commands are parsed
@@ -65,35 +64,6 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 8
 _clock = time.monotonic  # module-level, so tests can drive time
 _sleep = time.sleep
-
-
-class DatetimeAsISOOnce(DatetimeAsISO):
-    """The library's ``datetime_iso``, same text, but one save's events share one recorded-at
-    time (:func:`stamp_recorded_at`): format it once, not once per event (5 % of an import)."""
-
-    def __init__(self) -> None:
-        self._last: tuple[datetime, str] | None = None
-
-    def encode(self, obj: datetime) -> str:
-        last = self._last
-        if last is not None and last[0] is obj:
-            return last[1]
-        text = obj.isoformat()
-        self._last = (obj, text)
-        return text
-
-
-class DateAsISO(Transcoding):
-    """Effective dates are plain calendar dates in the log: '2025-01-05'."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 #: the cyclic collector's first threshold while a batch runs (Python's default is 700)
@@ -248,13 +218,9 @@ class Batch:
             unit=cmd.unit,
             issuer=cmd.issuer or "(outside the ledger)",
             amount=cmd.amount,
-            year=cmd.year,
-            task=cmd.task,
-            source=cmd.source,
-            subject=cmd.subject,
-            tracking=cmd.tracking,
-            direct=cmd.direct,
-            advance=cmd.advance,
+            terms=IndicatorTerms(year=cmd.year, task=cmd.task, source=cmd.source,
+                                 subject=cmd.subject, tracking=cmd.tracking, direct=cmd.direct,
+                                 advance=cmd.advance),
             doc=cmd.doc,
             effective_date=cmd.effective_date,
             actor=cmd.actor,
@@ -295,7 +261,7 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
-        prj.check_funding(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+        prj.check_funding(indicator_id=ind.indicator_id, indicator_subject=ind.terms.subject,
                           subject=cmd.subject, effective_date=cmd.effective_date)
         ind.check_debit(cmd.amount, cmd.effective_date, "allocate")
         ind.allocate(
@@ -313,7 +279,7 @@ class Batch:
             doc=cmd.doc,
         )
         if cmd.subject is not None:
-            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.terms.subject,
                                subject=cmd.subject, effective_date=cmd.effective_date,
                                actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
@@ -483,6 +449,7 @@ class BudgetLedger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DatetimeAsISOOnce())
         transcoder.register(DateAsISO())
+        transcoder.register(IndicatorTermsAsDict())
 
     # ---- running commands ------------------------------------------------------------------
 

@@ -9,12 +9,14 @@ trigger each one's own event — a refused command triggers nothing, and each ch
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
 from ledger.subjects import check_refines
+from ledger.terms import IndicatorTerms
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -32,23 +34,26 @@ class Indicator(Aggregate):
         TOPIC = topic("Indicator.Created")
 
     class Issued(Created):
-        """下达 — a root indicator put at a unit's disposal by an issuer outside (or at the top of) the ledger."""
+        """下达 — a root indicator put at a unit's disposal by an issuer outside (or at the top of) the ledger.
+
+        Class version 2 carries the terms as one :class:`IndicatorTerms`; version 1 (stored
+        before it) had its seven fields loose, and is upcast on load. ``Received`` and
+        ``PoolReceived`` inherit both."""
 
         TOPIC = topic("Indicator.Issued")
+        class_version = 2
         indicator_id: str
         unit: str
         issuer: str
         amount: int
-        year: int
-        task: str
-        source: str
-        subject: str | None
-        tracking: bool
-        direct: bool
-        advance: bool
+        terms: IndicatorTerms
         doc: str
         effective_date: date
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            IndicatorTerms.upcast(state)
 
     class Received(Issued):
         """转下达 (received side) — a child indicator created by a forward; carries its parent's
@@ -72,13 +77,7 @@ class Indicator(Aggregate):
         unit: str,
         issuer: str,
         amount: int,
-        year: int,
-        task: str,
-        source: str,
-        subject: str | None,
-        tracking: bool,
-        direct: bool,
-        advance: bool,
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         parent_id: str | None = None,
@@ -87,13 +86,7 @@ class Indicator(Aggregate):
         self.indicator_id = indicator_id
         self.unit = unit
         self.issuer = issuer
-        self.year = year
-        self.task = task
-        self.source = source
-        self.subject = subject
-        self.tracking = tracking
-        self.direct = direct
-        self.advance = advance
+        self.terms = terms
         self.doc = doc
         self.effective_date = effective_date
         self.parent_id = parent_id
@@ -117,17 +110,6 @@ class Indicator(Aggregate):
         """What the unit holds and has not passed on: received − forwarded − allocated − recovered."""
         return self.received - self.forwarded - self.allocated - self.recovered
 
-    def inherited_terms(self) -> dict[str, object]:
-        return {
-            "year": self.year,
-            "task": self.task,
-            "source": self.source,
-            "subject": self.subject,
-            "tracking": self.tracking,
-            "direct": self.direct,
-            "advance": self.advance,
-        }
-
     # ---- creation -------------------------------------------------------------------------
 
     @classmethod
@@ -138,13 +120,7 @@ class Indicator(Aggregate):
         unit: str,
         issuer: str,
         amount: int,
-        year: int,
-        task: str,
-        source: str,
-        subject: str | None,
-        tracking: bool,
-        direct: bool,
-        advance: bool,
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         actor: str,
@@ -157,13 +133,7 @@ class Indicator(Aggregate):
             unit=unit,
             issuer=issuer,
             amount=amount,
-            year=year,
-            task=task,
-            source=source,
-            subject=subject,
-            tracking=tracking,
-            direct=direct,
-            advance=advance,
+            terms=terms,
             doc=doc,
             effective_date=effective_date,
             actor=actor,
@@ -177,7 +147,7 @@ class Indicator(Aggregate):
         child_id: str,
         unit: str,
         amount: int,
-        terms: dict[str, object],
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         actor: str,
@@ -196,7 +166,7 @@ class Indicator(Aggregate):
             actor=actor,
             parent_id=parent.indicator_id,
             root_id=parent.root_id,
-            **terms,  # type: ignore[arg-type]
+            terms=terms,
         )
 
     @classmethod
@@ -217,7 +187,7 @@ class Indicator(Aggregate):
             actor=actor,
             parent_id=parent.indicator_id,
             root_id=parent.root_id,
-            **parent.inherited_terms(),  # type: ignore[arg-type]
+            terms=parent.terms,
         )
 
     # ---- checks (no state change) ----------------------------------------------------------
@@ -238,16 +208,15 @@ class Indicator(Aggregate):
 
     def child_terms(
         self, expected_terms: dict[str, object] | None, subject: str | None
-    ) -> dict[str, object]:
+    ) -> IndicatorTerms:
         """The terms a child of this indicator carries: the caller's expectations must match
         this indicator's (``child-inherits-parent``, ``tracking-flag-unchanged``); ``subject``
         may refine the functional subject to a 项级 subject below this one's."""
         inv.check_inherits(self, expected_terms or {})
-        terms = self.inherited_terms()
-        if subject is not None:
-            check_refines(f"indicator {self.indicator_id}", self.subject, subject)
-            terms["subject"] = subject
-        return terms
+        if subject is None:
+            return self.terms
+        check_refines(f"indicator {self.indicator_id}", self.terms.subject, subject)
+        return self.terms.refined(subject)
 
     # ---- movements (each triggers this indicator's event only; checked above, by the Batch) -
 

@@ -84,7 +84,7 @@ def test_save_aggregates_records_like_save(tmp_path: object) -> None:
     root.forward_out(child_id="C", amount=100_000, effective_date=root.effective_date, actor="t",
                      doc="d")
     child = Indicator.receive(parent=root, child_id="C", unit="城关区", amount=100_000,
-                              terms=root.inherited_terms(), doc="d",
+                              terms=root.terms, doc="d",
                               effective_date=root.effective_date, actor="t")
     assert isinstance(child, Indicator)
     recordings = library_patches.save_aggregates(app, [root, child])
