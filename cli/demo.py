@@ -96,7 +96,7 @@ def demo(ctx: Context, db: str | None, force_new: bool) -> None:
                f"({DOC}), {len({p[0] for p in PROJECTS})} projects, {len(PAYMENTS)} payments, "
                "1 reversal, 1 recovery")
     for r in roots:
-        click.echo(f"  root {r.indicator_id}  {r.unit}  {r.task}  {format_wan(r.received)} 万元")
+        click.echo(f"  root {r.indicator_id}  {r.unit}  {r.terms.task}  {format_wan(r.received)} 万元")
     fmt = "table" if ctx.fmt == "csv" else ctx.fmt
     _show(url, fmt, ["trace", shown["trace"]])
     _show(url, fmt, ["trace", shown["payment"], "--up"])

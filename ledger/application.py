@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,12 +23,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    DatetimeAsISO,
     IntegrityError,
     JSONTranscoder,
     OperationalError,
     PersistenceError,
-    Transcoding,
 )
 
 from ledger import invariants as inv
@@ -43,7 +40,8 @@ from ledger.library_patches import (  # noqa: F401 - fold re-exported
 )
 from ledger.project import Project
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
-from ledger.subjects import check_refines
+from ledger.terms import IndicatorTerms
+from ledger.transcodings import DateAsISO, DatetimeAsISOOnce, IndicatorTermsAsDict
 from ledger.unit import Unit, set_unit
 
 if TYPE_CHECKING:  # the commands' pydantic models are built only where commands are parsed
@@ -66,35 +64,6 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 8
 _clock = time.monotonic  # module-level, so tests can drive time
 _sleep = time.sleep
-
-
-class DatetimeAsISOOnce(DatetimeAsISO):
-    """The library's ``datetime_iso``, same text, but one save's events share one recorded-at
-    time (:func:`stamp_recorded_at`): format it once, not once per event (5 % of an import)."""
-
-    def __init__(self) -> None:
-        self._last: tuple[datetime, str] | None = None
-
-    def encode(self, obj: datetime) -> str:
-        last = self._last
-        if last is not None and last[0] is obj:
-            return last[1]
-        text = obj.isoformat()
-        self._last = (obj, text)
-        return text
-
-
-class DateAsISO(Transcoding):
-    """Effective dates are plain calendar dates in the log: '2025-01-05'."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 #: the cyclic collector's first threshold while a batch runs (Python's default is 700)
@@ -236,6 +205,10 @@ class Batch:
             raise inv.DuplicateId(f"{kind} id {ident!r} is already taken")
 
     # ---- commands (each: load, check everything, then trigger) ------------------------------
+    # A command touching two aggregates is orchestrated here, and only here: the cross-aggregate
+    # checks (same unit, new id), then each aggregate's own check_* methods, then each
+    # aggregate's method that triggers its own event. Every check runs once, and none after the
+    # first event, so a refused row of an import leaves the Batch's aggregates as they were.
 
     def issue(self, cmd: IssueCommand) -> str:
         ident = cmd.indicator_id or new_id("I")
@@ -245,13 +218,9 @@ class Batch:
             unit=cmd.unit,
             issuer=cmd.issuer or "(outside the ledger)",
             amount=cmd.amount,
-            year=cmd.year,
-            task=cmd.task,
-            source=cmd.source,
-            subject=cmd.subject,
-            tracking=cmd.tracking,
-            direct=cmd.direct,
-            advance=cmd.advance,
+            terms=IndicatorTerms(year=cmd.year, task=cmd.task, source=cmd.source,
+                                 subject=cmd.subject, tracking=cmd.tracking, direct=cmd.direct,
+                                 advance=cmd.advance),
             doc=cmd.doc,
             effective_date=cmd.effective_date,
             actor=cmd.actor,
@@ -264,17 +233,13 @@ class Batch:
         parent = self.indicator(cmd.parent_id)
         ident = cmd.child_id or new_id("I")
         self._check_new("indicator", ident, self.indicators, Indicator.uuid_for(ident))
-        child = parent.forward(
-            child_id=ident,
-            unit=cmd.unit,
-            amount=cmd.amount,
-            doc=cmd.doc,
-            effective_date=cmd.effective_date,
-            actor=cmd.actor,
-            expected_terms=cmd.expected_terms(),
-            subject=cmd.subject,
-        )
-        self.indicators[ident] = child
+        terms = parent.child_terms(cmd.expected_terms(), cmd.subject)
+        parent.check_debit(cmd.amount, cmd.effective_date, "forward")
+        parent.forward_out(child_id=ident, amount=cmd.amount, effective_date=cmd.effective_date,
+                           actor=cmd.actor, doc=cmd.doc)
+        self.indicators[ident] = Indicator.receive(
+            parent=parent, child_id=ident, unit=cmd.unit, amount=cmd.amount, terms=terms,
+            doc=cmd.doc, effective_date=cmd.effective_date, actor=cmd.actor)
         self.commands += 1
         return ident
 
@@ -296,10 +261,9 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         inv.check_same_unit(ind, prj)
-        prj.check_dated(cmd.effective_date)
-        if cmd.subject is not None:  # checked before any event is triggered
-            check_refines(f"indicator {ind.indicator_id}",
-                          prj.line_subjects.get(ind.indicator_id, ind.subject), cmd.subject)
+        prj.check_funding(indicator_id=ind.indicator_id, indicator_subject=ind.terms.subject,
+                          subject=cmd.subject, effective_date=cmd.effective_date)
+        ind.check_debit(cmd.amount, cmd.effective_date, "allocate")
         ind.allocate(
             project_id=prj.project_id,
             amount=cmd.amount,
@@ -315,7 +279,7 @@ class Batch:
             doc=cmd.doc,
         )
         if cmd.subject is not None:
-            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.subject,
+            prj.refine_subject(indicator_id=ind.indicator_id, indicator_subject=ind.terms.subject,
                                subject=cmd.subject, effective_date=cmd.effective_date,
                                actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
@@ -325,7 +289,8 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         prj = self.project(cmd.project_id)
         ind.check_dated(cmd.effective_date)
-        inv.check_line_exists(prj, ind.indicator_id)
+        prj.check_release(indicator_id=ind.indicator_id, amount=cmd.amount,
+                          effective_date=cmd.effective_date)
         prj.release_funding(
             indicator_id=ind.indicator_id,
             amount=cmd.amount,
@@ -397,14 +362,13 @@ class Batch:
             return self._pool(cmd)
         child = self.indicator(cmd.indicator_id)
         parent = self.indicator(child.parent_id) if child.parent_id else None
-        child.recover(
-            parent=parent,
-            amount=cmd.amount,
-            effective_date=cmd.effective_date,
-            actor=cmd.actor,
-            doc=cmd.doc,
-            reason=cmd.reason,
-        )
+        child.check_debit(cmd.amount, cmd.effective_date, "return")
+        child.recover(amount=cmd.amount, effective_date=cmd.effective_date, actor=cmd.actor,
+                      doc=cmd.doc, reason=cmd.reason)
+        if parent is not None:
+            parent.receive_recovery(child_id=child.indicator_id, amount=cmd.amount,
+                                    effective_date=cmd.effective_date, actor=cmd.actor,
+                                    doc=cmd.doc, reason=cmd.reason)
         self.commands += 1
         return child.indicator_id
 
@@ -413,9 +377,12 @@ class Batch:
         ind = self.indicator(cmd.indicator_id)
         pool_id = cmd.pool_id or new_id("I")
         self._check_new("indicator", pool_id, self.indicators, Indicator.uuid_for(pool_id))
-        self.indicators[pool_id] = ind.pool(
-            pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
-            actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        ind.check_debit(cmd.amount, cmd.effective_date, "return")
+        ind.pool_out(pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+                     actor=cmd.actor, doc=cmd.doc, reason=cmd.reason)
+        self.indicators[pool_id] = Indicator.receive_pool(
+            parent=ind, pool_id=pool_id, amount=cmd.amount, effective_date=cmd.effective_date,
+            actor=cmd.actor, doc=cmd.doc)
         self.commands += 1
         return pool_id
 
@@ -482,6 +449,7 @@ class BudgetLedger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DatetimeAsISOOnce())
         transcoder.register(DateAsISO())
+        transcoder.register(IndicatorTermsAsDict())
 
     # ---- running commands ------------------------------------------------------------------
 

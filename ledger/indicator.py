@@ -1,18 +1,22 @@
 """The budget indicator (预算指标): an amount one unit holds under one document, task and source.
 
-Money moves between indicators only by events recorded here. Each public method checks its
-invariants first and only then triggers its event, so a refused command triggers nothing.
+Money moves between indicators only by events recorded here. Every movement touches a second
+aggregate (a child, a parent, a project), so the Batch runs it: this indicator's ``check_…``
+methods first (no state change), the other aggregate's checks, and only then the methods that
+trigger each one's own event — a refused command triggers nothing, and each check runs once.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
 from ledger.subjects import check_refines
+from ledger.terms import IndicatorTerms
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -30,23 +34,26 @@ class Indicator(Aggregate):
         TOPIC = topic("Indicator.Created")
 
     class Issued(Created):
-        """下达 — a root indicator put at a unit's disposal by an issuer outside (or at the top of) the ledger."""
+        """下达 — a root indicator put at a unit's disposal by an issuer outside (or at the top of) the ledger.
+
+        Class version 2 carries the terms as one :class:`IndicatorTerms`; version 1 (stored
+        before it) had its seven fields loose, and is upcast on load. ``Received`` and
+        ``PoolReceived`` inherit both."""
 
         TOPIC = topic("Indicator.Issued")
+        class_version = 2
         indicator_id: str
         unit: str
         issuer: str
         amount: int
-        year: int
-        task: str
-        source: str
-        subject: str | None
-        tracking: bool
-        direct: bool
-        advance: bool
+        terms: IndicatorTerms
         doc: str
         effective_date: date
         actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            IndicatorTerms.upcast(state)
 
     class Received(Issued):
         """转下达 (received side) — a child indicator created by a forward; carries its parent's
@@ -70,13 +77,7 @@ class Indicator(Aggregate):
         unit: str,
         issuer: str,
         amount: int,
-        year: int,
-        task: str,
-        source: str,
-        subject: str | None,
-        tracking: bool,
-        direct: bool,
-        advance: bool,
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         parent_id: str | None = None,
@@ -85,13 +86,7 @@ class Indicator(Aggregate):
         self.indicator_id = indicator_id
         self.unit = unit
         self.issuer = issuer
-        self.year = year
-        self.task = task
-        self.source = source
-        self.subject = subject
-        self.tracking = tracking
-        self.direct = direct
-        self.advance = advance
+        self.terms = terms
         self.doc = doc
         self.effective_date = effective_date
         self.parent_id = parent_id
@@ -115,17 +110,6 @@ class Indicator(Aggregate):
         """What the unit holds and has not passed on: received − forwarded − allocated − recovered."""
         return self.received - self.forwarded - self.allocated - self.recovered
 
-    def inherited_terms(self) -> dict[str, object]:
-        return {
-            "year": self.year,
-            "task": self.task,
-            "source": self.source,
-            "subject": self.subject,
-            "tracking": self.tracking,
-            "direct": self.direct,
-            "advance": self.advance,
-        }
-
     # ---- creation -------------------------------------------------------------------------
 
     @classmethod
@@ -136,13 +120,7 @@ class Indicator(Aggregate):
         unit: str,
         issuer: str,
         amount: int,
-        year: int,
-        task: str,
-        source: str,
-        subject: str | None,
-        tracking: bool,
-        direct: bool,
-        advance: bool,
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         actor: str,
@@ -155,65 +133,106 @@ class Indicator(Aggregate):
             unit=unit,
             issuer=issuer,
             amount=amount,
-            year=year,
-            task=task,
-            source=source,
-            subject=subject,
-            tracking=tracking,
-            direct=direct,
-            advance=advance,
+            terms=terms,
             doc=doc,
             effective_date=effective_date,
             actor=actor,
         )
 
-    def forward(
-        self,
+    @classmethod
+    def receive(
+        cls,
         *,
+        parent: Indicator,
         child_id: str,
         unit: str,
         amount: int,
+        terms: IndicatorTerms,
         doc: str,
         effective_date: date,
         actor: str,
-        expected_terms: dict[str, object] | None = None,
-        subject: str | None = None,
     ) -> Indicator:
-        """转下达: debit this indicator and create the child. Save both together. ``subject``
-        refines the functional subject for the child (a 项级 subject below this one's)."""
-        inv.check_inherits(self, expected_terms or {})
-        terms = self.inherited_terms()
-        if subject is not None:
-            check_refines(f"indicator {self.indicator_id}", self.subject, subject)
-            terms["subject"] = subject
-        self.check_dated(effective_date)
-        inv.check_available(self, amount, "forward", effective_date)
-        self._forwarded_out(
-            child_id=child_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
-        )
-        return type(self)._create(
-            self.Received,
-            id=self.uuid_for(child_id),
+        """转下达, receiving side: the child a forward creates, with ``terms`` from
+        :meth:`child_terms` (checked there) and the parent's unit as issuer and root."""
+        return cls._create(
+            cls.Received,
+            id=cls.uuid_for(child_id),
             indicator_id=child_id,
             unit=unit,
-            issuer=self.unit,
+            issuer=parent.unit,
             amount=amount,
             doc=doc,
             effective_date=effective_date,
             actor=actor,
-            parent_id=self.indicator_id,
-            root_id=self.root_id,
-            **terms,  # type: ignore[arg-type]
+            parent_id=parent.indicator_id,
+            root_id=parent.root_id,
+            terms=terms,
         )
 
-    # ---- movements ------------------------------------------------------------------------
+    @classmethod
+    def receive_pool(
+        cls, *, parent: Indicator, pool_id: str, amount: int, effective_date: date, actor: str,
+        doc: str,
+    ) -> Indicator:
+        """收回统筹, the pool's side: a child of ``parent`` held by the same unit, same terms."""
+        return cls._create(
+            cls.PoolReceived,
+            id=cls.uuid_for(pool_id),
+            indicator_id=pool_id,
+            unit=parent.unit,
+            issuer=parent.unit,
+            amount=amount,
+            doc=doc,
+            effective_date=effective_date,
+            actor=actor,
+            parent_id=parent.indicator_id,
+            root_id=parent.root_id,
+            terms=parent.terms,
+        )
+
+    # ---- checks (no state change) ----------------------------------------------------------
+    # A command that touches two aggregates (forward, allocate, deallocate, recover, pool) is
+    # orchestrated by the Batch (ledger/application.py): it runs both aggregates' checks, then
+    # calls both aggregates' movement methods below, which only trigger their own events. So
+    # nothing is triggered unless every check of the command passed, and each check runs once.
+
+    def check_dated(self, effective_date: date) -> None:
+        """``dated-after-its-entity``: no entry before this indicator existed."""
+        inv.check_dated_after(f"indicator {self.indicator_id}", self.effective_date, effective_date)
+
+    def check_debit(self, amount: int, effective_date: date, action: str) -> None:
+        """Any money leaving this indicator: dated after it, positive, and covered by what it
+        holds on that day and every later one (``available-non-negative``)."""
+        self.check_dated(effective_date)
+        inv.check_available(self, amount, action, effective_date)
+
+    def child_terms(
+        self, expected_terms: dict[str, object] | None, subject: str | None
+    ) -> IndicatorTerms:
+        """The terms a child of this indicator carries: the caller's expectations must match
+        this indicator's (``child-inherits-parent``, ``tracking-flag-unchanged``); ``subject``
+        may refine the functional subject to a 项级 subject below this one's."""
+        inv.check_inherits(self, expected_terms or {})
+        if subject is None:
+            return self.terms
+        check_refines(f"indicator {self.indicator_id}", self.terms.subject, subject)
+        return self.terms.refined(subject)
+
+    # ---- movements (each triggers this indicator's event only; checked above, by the Batch) -
+
+    def forward_out(
+        self, *, child_id: str, amount: int, effective_date: date, actor: str, doc: str
+    ) -> None:
+        """转下达, sending side (checked by :meth:`check_debit`)."""
+        self._forwarded_out(
+            child_id=child_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
+        )
 
     def allocate(
         self, *, project_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
-        """分解: assign money of this indicator to a project (the project records the line)."""
-        self.check_dated(effective_date)
-        inv.check_available(self, amount, "allocate", effective_date)
+        """分解: money of this indicator assigned to a project (checked by :meth:`check_debit`;
+        the project records the line)."""
         self._allocated_to_project(
             project_id=project_id, amount=amount, effective_date=effective_date, actor=actor, doc=doc
         )
@@ -228,9 +247,8 @@ class Indicator(Aggregate):
         doc: str | None,
         reason: str,
     ) -> None:
-        """调减: a project's line gives money back (the project checks it is unpaid)."""
-        inv.check_positive(amount)
-        self.check_dated(effective_date)
+        """调减: a project's line gives money back (the date by :meth:`check_dated`; the amount
+        by the project, which checks it is unpaid)."""
         self._deallocated(
             project_id=project_id,
             amount=amount,
@@ -241,19 +259,10 @@ class Indicator(Aggregate):
         )
 
     def recover(
-        self,
-        *,
-        parent: Indicator | None,
-        amount: int,
-        effective_date: date,
-        actor: str,
-        doc: str,
-        reason: str,
+        self, *, amount: int, effective_date: date, actor: str, doc: str, reason: str
     ) -> None:
-        """收回: return unspent money to the parent (or, for a root, to its issuer). The parent
-        existed before this child, so a date valid here is valid there."""
-        self.check_dated(effective_date)
-        inv.check_available(self, amount, "return", effective_date)
+        """收回: unspent money returned to the parent (or, for a root, to its issuer); checked
+        by :meth:`check_debit`."""
         self._recovered(
             amount=amount,
             returned_to=self.parent_id,
@@ -262,49 +271,29 @@ class Indicator(Aggregate):
             doc=doc,
             reason=reason,
         )
-        if parent is not None:
-            parent._recovery_received(
-                child_id=self.indicator_id,
-                amount=amount,
-                effective_date=effective_date,
-                actor=actor,
-                doc=doc,
-                reason=reason,
-            )
 
-    def pool(
-        self,
-        *,
-        pool_id: str,
-        amount: int,
-        effective_date: date,
-        actor: str,
-        doc: str,
+    def receive_recovery(
+        self, *, child_id: str, amount: int, effective_date: date, actor: str, doc: str,
         reason: str,
-    ) -> Indicator:
-        """收回 into the same level's pool (同级统筹): unspent money leaves this indicator for a
-        pool indicator of the same unit (its child, same terms and root). Save both together."""
-        self.check_dated(effective_date)
-        inv.check_available(self, amount, "return", effective_date)
-        self._pooled(child_id=pool_id, amount=amount, effective_date=effective_date, actor=actor,
-                     doc=doc, reason=reason)
-        return type(self)._create(
-            self.PoolReceived,
-            id=self.uuid_for(pool_id),
-            indicator_id=pool_id,
-            unit=self.unit,
-            issuer=self.unit,
+    ) -> None:
+        """The parent's side of a recovery. Nothing to check here: the parent existed before
+        its child, so a date valid for the child is valid here, and money only comes back."""
+        self._recovery_received(
+            child_id=child_id,
             amount=amount,
-            doc=doc,
             effective_date=effective_date,
             actor=actor,
-            parent_id=self.indicator_id,
-            root_id=self.root_id,
-            **self.inherited_terms(),  # type: ignore[arg-type]
+            doc=doc,
+            reason=reason,
         )
 
-    def check_dated(self, effective_date: date) -> None:
-        inv.check_dated_after(f"indicator {self.indicator_id}", self.effective_date, effective_date)
+    def pool_out(
+        self, *, pool_id: str, amount: int, effective_date: date, actor: str, doc: str, reason: str
+    ) -> None:
+        """收回 into the same level's pool (同级统筹), sending side (checked by
+        :meth:`check_debit`); the pool indicator is :meth:`receive_pool`."""
+        self._pooled(child_id=pool_id, amount=amount, effective_date=effective_date, actor=actor,
+                     doc=doc, reason=reason)
 
     def _moved(self, effective_date: date, available_change: int) -> None:
         self.timeline.add(effective_date, available_change)

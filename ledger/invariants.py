@@ -151,19 +151,20 @@ def check_dated_after(entity: str, created: date, day: date, what: str = "it was
 
 def check_inherits(parent: Indicator, expected: dict[str, object]) -> None:
     """``expected`` holds what the caller claims for the child; each must equal the parent's."""
+    terms = parent.terms
     if "tracking" in expected and expected["tracking"] is not None:
-        if bool(expected["tracking"]) != parent.tracking:
+        if bool(expected["tracking"]) != terms.tracking:
             raise TrackingFlagChanged(
                 f"indicator {parent.indicator_id} is "
-                f"{'tracked' if parent.tracking else 'not tracked'} (追踪); a child cannot "
-                f"{'drop' if parent.tracking else 'add'} the flag"
+                f"{'tracked' if terms.tracking else 'not tracked'} (追踪); a child cannot "
+                f"{'drop' if terms.tracking else 'add'} the flag"
             )
     for key, value in expected.items():
         if key == "tracking" or value is None:
             continue
-        if getattr(parent, key) != value:
+        if getattr(terms, key) != value:
             raise InheritanceMismatch(
-                f"child of {parent.indicator_id} must keep {key}={getattr(parent, key)!r}, "
+                f"child of {parent.indicator_id} must keep {key}={getattr(terms, key)!r}, "
                 f"got {value!r}"
             )
 

@@ -145,11 +145,25 @@ class Project(Aggregate):
 
     # ---- commands -------------------------------------------------------------------------
 
+    # Two-aggregate commands (allocate, deallocate) are run by the Batch: it calls the
+    # project's check_* and the indicator's checks first, then the methods that trigger events.
+
+    def check_funding(
+        self, *, indicator_id: str, indicator_subject: str | None, subject: str | None,
+        effective_date: date,
+    ) -> None:
+        """An allocation's project side: dated after the project was registered and, with
+        ``subject``, a 项级 subject below the line's current one. (The amount is checked once,
+        by the indicator's debit.)"""
+        self.check_dated(effective_date)
+        if subject is not None:
+            check_refines(f"indicator {indicator_id}",
+                          self.line_subjects.get(indicator_id, indicator_subject), subject)
+
     def receive_funding(
         self, *, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
-        inv.check_positive(amount)
-        self.check_dated(effective_date)
+        """The funding line from ``indicator_id`` grows (checked by :meth:`check_funding`)."""
         self._funding_allocated(
             indicator_id=indicator_id,
             amount=amount,
@@ -162,14 +176,19 @@ class Project(Aggregate):
         self, *, indicator_id: str, indicator_subject: str | None, subject: str,
         effective_date: date, actor: str, doc: str | None,
     ) -> None:
-        """Refine the functional subject of the funding line from ``indicator_id`` to a 项级
-        subject below the indicator's (and below any earlier refinement of the line)."""
+        """Refine the functional subject of the funding line from ``indicator_id`` (checked by
+        :meth:`check_funding`); the line's current subject again records nothing."""
         current = self.line_subjects.get(indicator_id, indicator_subject)
-        check_refines(f"funding line {self.project_id}<-{indicator_id}", current, subject)
         if subject == current:
             return
         self._subject_refined(indicator_id=indicator_id, subject=subject, old_subject=current,
                               effective_date=effective_date, actor=actor, doc=doc)
+
+    def check_release(self, *, indicator_id: str, amount: int, effective_date: date) -> None:
+        """A deallocation's project side: dated after the project, and the line exists and its
+        unpaid part covers ``amount`` on that day and after (``payment-within-funding-line``)."""
+        self.check_dated(effective_date)
+        inv.check_line_covers(self, indicator_id, amount, "release", effective_date)
 
     def release_funding(
         self,
@@ -181,8 +200,7 @@ class Project(Aggregate):
         doc: str | None,
         reason: str,
     ) -> None:
-        self.check_dated(effective_date)
-        inv.check_line_covers(self, indicator_id, amount, "release", effective_date)
+        """The funding line shrinks (checked by :meth:`check_release`)."""
         self._funding_released(
             indicator_id=indicator_id,
             amount=amount,

@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from ledger.movements import AVAILABLE_SIGNS, BUCKETS
 from projections.db import chunks
+from projections.stored_state import fixed_utc
 from projections.tables import (
     EventRow,
     IndicatorRow,
@@ -46,7 +47,6 @@ from projections.tables import (
     ReversalRow,
     UnitRow,
 )
-from projections.updater import fixed_utc
 
 I = IndicatorRow.__table__  # noqa: E741 - the SQL alias reads best short
 J = JournalRow.__table__

@@ -31,6 +31,7 @@ from ledger.topics import event_name
 from ledger.unit import Unit as _Unit
 from projections import sql_fast_path
 from projections.db import chunks
+from projections.stored_state import TRANSCODED, decode_state, fixed_utc, flatten_terms
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
@@ -59,27 +60,6 @@ class ReadModelsOutdated(LedgerError):
     """The read models were written by another version of the ledger and must be rebuilt."""
 
     exit_code = 4
-
-
-def fixed_utc(iso: str) -> str:
-    """'2025-01-05T10:00:00.000000+00:00': the library omits '.000000' when microseconds are 0."""
-    if len(iso) == 25:  # no fraction
-        return iso[:19] + ".000000" + iso[19:]
-    return iso
-
-
-def _value(v: Any) -> Any:
-    """A transcoded value ({'_type_': 'date_iso', '_data_': '2025-01-05'}) as its plain data."""
-    return v["_data_"] if isinstance(v, dict) and "_data_" in v else v
-
-
-def decode_state(state: bytes | str) -> dict[str, Any]:
-    """The event's own fields from its stored JSON state, plain values (dates as ISO strings)."""
-    raw = json.loads(state)
-    return {k: _value(v) for k, v in raw.items()}
-
-
-_TRANSCODED = ("timestamp", "effective_date", "percent")  # the only non-JSON types our events use
 
 
 class StoredEvent(NamedTuple):
@@ -152,8 +132,8 @@ class JournalWriter:
             if not sep or typ not in _HANDLERS:
                 raise ValueError(f"unknown topic {n.topic!r}")
             state = n.state.decode("utf-8") if isinstance(n.state, bytes) else str(n.state)
-            s = json.loads(state)
-            for key in _TRANSCODED:
+            s = flatten_terms(json.loads(state))  # one layout for both class versions
+            for key in TRANSCODED:
                 if key in s:
                     s[key] = s[key]["_data_"]
             s["timestamp"] = fixed_utc(s["timestamp"])

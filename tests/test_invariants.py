@@ -120,11 +120,15 @@ def test_every_named_invariant_is_exercised() -> None:
 
 
 def test_non_positive_amount_is_refused_by_the_domain_itself(books: BudgetLedger) -> None:
+    """The aggregates' own checks refuse it (the commands' pydantic models refuse it earlier)."""
     parent = books.get_indicator("R")
     with pytest.raises(inv.NonPositiveAmount):
-        parent.forward(child_id="Z", unit="u", amount=0, doc="d", effective_date=parent.last_date, actor="t")
+        parent.check_debit(0, parent.last_date, "forward")
     with pytest.raises(inv.NonPositiveAmount):
-        parent.allocate(project_id="P", amount=-5, effective_date=parent.last_date, actor="t", doc=None)
+        parent.check_debit(-5, parent.last_date, "allocate")
+    prj = books.get_project("P1")
+    with pytest.raises(inv.NonPositiveAmount):
+        prj.check_release(indicator_id="C", amount=0, effective_date=prj.last_date)
     assert not parent.pending_events
 
 

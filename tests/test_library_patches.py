@@ -81,8 +81,11 @@ def test_save_aggregates_records_like_save(tmp_path: object) -> None:
     app = BudgetLedger.open(f"sqlite:///{tmp_path}/a.db")
     issue(app, "R", "拉萨市", "100万")
     root = app.get_indicator("R")
-    child = root.forward(child_id="C", unit="城关区", amount=100_000, doc="d",
-                         effective_date=root.effective_date, actor="t", expected_terms=None)
+    root.forward_out(child_id="C", amount=100_000, effective_date=root.effective_date, actor="t",
+                     doc="d")
+    child = Indicator.receive(parent=root, child_id="C", unit="城关区", amount=100_000,
+                              terms=root.terms, doc="d",
+                              effective_date=root.effective_date, actor="t")
     assert isinstance(child, Indicator)
     recordings = library_patches.save_aggregates(app, [root, child])
     assert [r.domain_event.originator_id for r in recordings] == [root.id, child.id]

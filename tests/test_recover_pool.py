@@ -31,7 +31,7 @@ def test_recover_into_the_same_levels_pool_stays_tracked(app: BudgetLedger) -> N
     pool = recover(app, "C", "30万", to="pool", pool_id="C-POOL")
     assert pool == "C-POOL"
     held = app.get_indicator("C-POOL")
-    assert (held.unit, held.parent_id, held.root_id, held.tracking, held.subject) == (
+    assert (held.unit, held.parent_id, held.root_id, held.terms.tracking, held.terms.subject) == (
         "墨竹工卡县", "C", "R", True, "21305")
     assert app.get_indicator("C").available == 10 * 1_000_000
     with pytest.raises(AvailableWouldGoNegative):

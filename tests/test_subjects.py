@@ -22,9 +22,9 @@ def test_a_forward_refines_the_subject_and_keeps_flag_and_root(app: BudgetLedger
     issue(app, "R", "西藏自治区", "100万", subject="21305", tracking=True)
     forward(app, "R", "M", "拉萨市", "60万", subject="2130504")
     child = app.get_indicator("M")
-    assert (child.subject, child.tracking, child.root_id) == ("2130504", True, "R")
+    assert (child.terms.subject, child.terms.tracking, child.root_id) == ("2130504", True, "R")
     forward(app, "R", "M2", "日喀则市", "40万")  # no --subject: the parent's
-    assert app.get_indicator("M2").subject == "21305"
+    assert app.get_indicator("M2").terms.subject == "21305"
 
 
 @pytest.mark.parametrize("bad", ["2130601", "21306", "213"])

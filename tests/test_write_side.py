@@ -150,7 +150,7 @@ def test_tibet_table_recorded_by_commands_matches_to_the_fen(app: BudgetLedger) 
             ind = app.get_indicator(f"{r['to']}-{t}")
             assert ind.received == wan(r[task])
             assert ind.available == wan(r[task]) - outgoing[(r["to"], task)]
-            assert ind.tracking and ind.advance and ind.task == task
+            assert ind.terms.tracking and ind.terms.advance and ind.terms.task == task
     # the prefecture's own share is exactly what it forwards to its counties (seed 000's arithmetic)
     lasa = app.get_indicator("拉萨市-0")
     assert lasa.received == 14_994 * 1_000_000 and lasa.available == 0

@@ -41,7 +41,7 @@ def differences(old: Indicator, opts: AllocationOptions, unit: str, amount: int)
     if old.received != amount:
         diffs.append(f"amount {money(old.received, opts.unit)} → {money(amount, opts.unit)}")
     for term in TERMS:
-        was, now = getattr(old, term), getattr(opts, term)
+        was, now = getattr(old.terms, term), getattr(opts, term)
         if was != now:
             diffs.append(f"{term} {_shown(was)} → {_shown(now)}")
     return diffs

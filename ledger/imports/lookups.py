@@ -45,7 +45,7 @@ def indicators_by_document(app: BudgetLedger, wanted: Iterable[DocKey]) -> dict[
                                                  inclusive_of_start=start is None)
         for item in page:
             ev = app.mapper.to_domain_event(item)
-            key = (ev.doc, ev.unit, ev.task)  # type: ignore[attr-defined]
+            key = (ev.doc, ev.unit, ev.terms.task)  # type: ignore[attr-defined]
             if key in keys:
                 found[key].append(ev.indicator_id)  # type: ignore[attr-defined]
         if len(page) < PAGE:
