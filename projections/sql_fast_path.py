@@ -15,14 +15,16 @@ rows, and the caller lets the writer name the bad event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.movements import MOVES, Indicator, Project
+from ledger.terms import TERMS_FIELD, IndicatorTerms
 from ledger.topics import event_name
 from ledger.unit import Unit as _Unit
+from projections.stored_state import TRANSCODED
 
 Unit: Any = _Unit
 
@@ -74,8 +76,21 @@ COUNTERPARTY = {
 }
 _COUNTERPARTY_CASES = " ".join(f"WHEN '{t}' THEN {f}" for t, f in COUNTERPARTY.items())
 _OWNERS = {"indicator": ("rm_indicators", "indicator_id"), "project": ("rm_projects", "project_id")}
-# transcoded values keep their data under _data_
-_PATHS = {f: f"$.{f}._data_" for f in ("timestamp", "effective_date", "percent")}
+
+
+def _extract(f: str) -> str:
+    """The SQL that reads field ``f`` of a stored event ``e``: transcoded values keep their data
+    under ``_data_``; an indicator's terms are nested in ``terms`` (class version 2) or loose
+    (version 1, see ``projections/stored_state.py``)."""
+    if f in TRANSCODED:
+        return f"json_extract(e.state, '$.{f}._data_')"
+    if f in _TERMS:
+        return (f"COALESCE(json_extract(e.state, '$.{TERMS_FIELD}._data_.{f}'), "
+                f"json_extract(e.state, '$.{f}'))")
+    return f"json_extract(e.state, '$.{f}')"
+
+
+_TERMS = {f.name for f in fields(IndicatorTerms)}
 
 GROUPS: tuple[Group, ...] = (
     Group("ind_new", (Indicator.Issued, Indicator.Received, Indicator.PoolReceived),
@@ -155,7 +170,7 @@ def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> Non
     cols = {"position": "e.rowid", "origin": "e.originator_id",
             "type": "substr(e.topic, instr(e.topic, '.') + 1)"}
     for f in ("timestamp", "effective_date", "actor", "doc", "amount", *g.fields):
-        cols["ts" if f == "timestamp" else f] = f"json_extract(e.state, '{_PATHS.get(f, '$.' + f)}')"
+        cols["ts" if f == "timestamp" else f] = _extract(f)
     join = ""
     if g.owner:
         owners, key = _OWNERS[g.owner]

@@ -4,12 +4,16 @@ type, and hands a malformed or unknown event to the writer, which names it."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger.application import BudgetLedger
 from ledger.commands import (
     DeallocateCommand,
+    ForwardCommand,
     ProgressCommand,
     RecoverCommand,
     RenameProjectCommand,
@@ -109,3 +113,26 @@ def test_an_unknown_topic_is_left_to_the_writer(app: BudgetLedger) -> None:
     assert sql_rebuild(app) is None
     with pytest.raises(UndecodableEvent, match="unknown topic"):
         Projector(app).rebuild()
+
+
+def test_both_layouts_of_an_indicator_creation_go_through_sql(tmp_path: Path) -> None:
+    """A log written before IndicatorTerms (loose terms) and after it (nested): SQL reads both."""
+    from tests.test_indicator_terms import old_rows
+
+    app = BudgetLedger.open(str(tmp_path / "old.db"))
+    app.recorder.insert_events([
+        StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"],
+                    r["state"].encode("utf-8")) for r in old_rows()])
+    app.forward(build(ForwardCommand, parent_id="C", child_id="D", unit="墨竹工卡县",
+                      amount="5万", doc="F2", effective_date="2025-04-01"))
+    assert sql_rebuild(app) == app.last_position()
+    by_writer = scratch_engine()
+    Projector(app, by_writer).rebuild()
+    ours, theirs = dump(engine_for(app.config)), dump(by_writer)
+    assert ours == theirs, first_difference(ours, theirs)
+    with engine_for(app.config).connect() as conn:
+        years = conn.exec_driver_sql("SELECT indicator_id, year, subject FROM rm_indicators "
+                                     "ORDER BY indicator_id").all()
+    assert [tuple(r) for r in years] == [("C", 2025, "2130504"), ("C-POOL", 2025, "2130504"),
+                                         ("D", 2025, "2130504"), ("R", 2025, "21305")]
+    app.close()
