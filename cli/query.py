@@ -165,7 +165,7 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
     else:
         f = _fmt(ctx, fmt)
         rows = balance_totals(engine, by, unit, year=year, task=task, view=view)  # type: ignore[arg-type]
-        columns = total_columns(by, unit)  # type: ignore[arg-type]
+        columns = total_columns(by, unit)  # type: ignore[arg-type,assignment]
     if unit is not None and not rows and year is None and task is None:
         known_unit(engine, unit, "UNIT")
     emit(rows, f, columns=columns, title="balance (元)" if by == "indicator" else f"balance per {by} (元)")
