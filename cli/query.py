@@ -161,11 +161,11 @@ def balance(ctx: Context, unit: str | None, year: int | None, task: str | None, 
     elif by == "indicator":
         f = _fmt(ctx, fmt)
         rows = query(engine, unit, year=year, task=task, view=view)
-        columns = TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS
+        columns: tuple[str, ...] = TABLE_COLUMNS if f == "table" else BALANCE_COLUMNS
     else:
         f = _fmt(ctx, fmt)
         rows = balance_totals(engine, by, unit, year=year, task=task, view=view)  # type: ignore[arg-type]
-        columns = total_columns(by, unit)  # type: ignore[arg-type,assignment]
+        columns = total_columns(by, unit)  # type: ignore[arg-type]
     if unit is not None and not rows and year is None and task is None:
         known_unit(engine, unit, "UNIT")
     emit(rows, f, columns=columns, title="balance (元)" if by == "indicator" else f"balance per {by} (元)")
