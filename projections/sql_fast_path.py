@@ -78,18 +78,6 @@ _COUNTERPARTY_CASES = " ".join(f"WHEN '{t}' THEN {f}" for t, f in COUNTERPARTY.i
 _OWNERS = {"indicator": ("rm_indicators", "indicator_id"), "project": ("rm_projects", "project_id")}
 
 
-def _extract(f: str) -> str:
-    """The SQL that reads field ``f`` of a stored event ``e``: transcoded values keep their data
-    under ``_data_``; an indicator's terms are nested in ``terms`` (class version 2) or loose
-    (version 1, see ``projections/stored_state.py``)."""
-    if f in TRANSCODED:
-        return f"json_extract(e.state, '$.{f}._data_')"
-    if f in _TERMS:
-        return (f"COALESCE(json_extract(e.state, '$.{TERMS_FIELD}._data_.{f}'), "
-                f"json_extract(e.state, '$.{f}'))")
-    return f"json_extract(e.state, '$.{f}')"
-
-
 _TERMS = {f.name for f in fields(IndicatorTerms)}
 
 GROUPS: tuple[Group, ...] = (
@@ -163,34 +151,89 @@ for _g in GROUPS:
         TOPICS[str(_e.TOPIC)] = event_name(_e)
 
 
+def _extract(f: str) -> str:
+    """SQLite: field ``f`` of a stored event ``e``. Transcoded values keep their data under
+    ``_data_``; an indicator's terms are nested in ``terms`` (class version 2) or loose (version 1,
+    see ``projections/stored_state.py``)."""
+    if f in TRANSCODED:
+        return f"json_extract(e.state, '$.{f}._data_')"
+    if f in _TERMS:
+        return (f"COALESCE(json_extract(e.state, '$.{TERMS_FIELD}._data_.{f}'), "
+                f"json_extract(e.state, '$.{f}'))")
+    return f"json_extract(e.state, '$.{f}')"
+
+
+_INTEGERS = {"amount": "bigint", "year": "integer"}
+_BOOLEANS = {"tracking", "direct", "advance", "labour", "direct_county"}
+
+
+def _pg_extract(f: str) -> str:
+    """PostgreSQL: field ``f`` of the event's state ``s.j`` (jsonb), typed, or NULL when the JSON
+    holds another type (a NULL the group's checks then refuse)."""
+    if f in TRANSCODED:
+        node = f"(s.j->'{f}'->'_data_')"
+    elif f in _TERMS:
+        node = f"COALESCE(s.j->'{TERMS_FIELD}'->'_data_'->'{f}', s.j->'{f}')"
+    else:
+        node = f"(s.j->'{f}')"
+    text = f"({node} #>> '{{}}')"
+    if f in _INTEGERS:
+        return (f"CASE WHEN jsonb_typeof({node}) = 'number' AND {text} ~ '^-?[0-9]+$' "
+                f"THEN {text}::{_INTEGERS[f]} END")
+    if f in _BOOLEANS:
+        return f"CASE WHEN jsonb_typeof({node}) = 'boolean' THEN {text}::boolean END"
+    if f == "effective_date":  # a well-formed day that does not exist fails the cast: refused
+        return f"CASE WHEN {text} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN {text}::date END"
+    return f"CASE WHEN jsonb_typeof({node}) = 'string' THEN {text} END"
+
+
+class Refused(ValueError):
+    """An event this path cannot vouch for (PostgreSQL's checks); the writer names it."""
+
+
 def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> None:
-    """Decode the group's events at (after, upto] into ``temp._<name>``. Its CHECK constraints
-    refuse an event that is not what the group expects (``IntegrityError``: the caller then lets
-    the writer name it)."""
-    cols = {"position": "e.rowid", "origin": "e.originator_id",
-            "type": "substr(e.topic, instr(e.topic, '.') + 1)"}
+    """Decode the group's events at (after, upto] into a temporary table ``_<name>``. Its CHECK
+    constraints (SQLite) or a count of the rows failing them (PostgreSQL) refuse an event that is
+    not what the group expects: ``IntegrityError`` / :class:`Refused`."""
+    pg = conn.dialect.name == "postgresql"
+    pos = "notification_id" if pg else "rowid"
+    origin = "replace(e.originator_id::text, '-', '')" if pg else "e.originator_id"
+    cols = {"position": f"e.{pos}", "origin": origin,
+            "type": f"substr(e.topic, {'strpos' if pg else 'instr'}(e.topic, '.') + 1)"}
     for f in ("timestamp", "effective_date", "actor", "doc", "amount", *g.fields):
-        cols["ts" if f == "timestamp" else f] = _extract(f)
-    join = ""
+        cols["ts" if f == "timestamp" else f] = _pg_extract(f) if pg else _extract(f)
+    source = f"{table} e"
+    if pg:  # the state parsed once per row
+        source += " CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb AS j) s"
     if g.owner:
         owners, key = _OWNERS[g.owner]
         cols["owner"] = f"o.{key}"
-        join = f" LEFT JOIN {owners} o ON o.uuid = e.originator_id"
-    checks = ["typeof(ts) = 'text'", "typeof(actor) = 'text'", "effective_date IS NOT NULL",
-              "date(effective_date, '+0 days') IS effective_date"]  # normalised; CHECK passes on NULL
-    checks += [f"{c} IS NOT NULL" for c in g.required + (("owner",) if g.owner else ())]
-    checks += [f"typeof({c}) = 'integer'" for c in g.integers]
-    topics = ", ".join(f"'{e.TOPIC}'" for e in g.events)
+        source += f" LEFT JOIN {owners} o ON o.uuid = {origin}"
+    where = (f"WHERE e.{pos} > {int(after)} AND e.{pos} <= {int(upto)} "
+             f"AND e.topic IN ({', '.join(repr(str(e.TOPIC)) for e in g.events)})")
+    present = [f"{c} IS NOT NULL" for c in ("ts", "actor", "effective_date", *g.required,
+                                            *g.integers, *(("owner",) if g.owner else ()))]
+    select = f"SELECT {', '.join(f'{v} AS {k}' for k, v in cols.items())} FROM {source} {where}"
+    if pg:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp._{g.name}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} AS {select}")
+        bad = conn.exec_driver_sql(f"SELECT count(*) FROM pg_temp._{g.name} "
+                                   f"WHERE NOT ({' AND '.join(present)})").scalar()
+        if bad:
+            raise Refused(f"{bad} {g.name} event(s) not as expected")
+        return
+    checks = ["typeof(ts) = 'text'", "typeof(actor) = 'text'",
+              "date(effective_date, '+0 days') IS effective_date",  # normalised; CHECK passes on NULL
+              *present, *(f"typeof({c}) = 'integer'" for c in g.integers)]
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp._{g.name}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} ({', '.join(cols)}, "
                          f"{', '.join(f'CHECK ({c})' for c in checks)})")
-    conn.exec_driver_sql(
-        f"INSERT INTO temp._{g.name} SELECT {', '.join(cols.values())} FROM {table} e{join} "
-        f"WHERE e.rowid > {int(after)} AND e.rowid <= {int(upto)} AND e.topic IN ({topics})")
+    conn.exec_driver_sql(f"INSERT INTO temp._{g.name} {select}")
 
 
 def _write(conn: Connection, g: Group) -> None:
-    fmt = {"g": f"temp._{g.name}", "ra": RECORDED_AT}
+    temp = f"{'pg_temp' if conn.dialect.name == 'postgresql' else 'temp'}._{g.name}"
+    fmt = {"g": temp, "ra": RECORDED_AT}
     for stmt in g.inserts:
         conn.exec_driver_sql(stmt.format(**fmt))
     if g.journal:
@@ -198,15 +241,17 @@ def _write(conn: Connection, g: Group) -> None:
         conn.exec_driver_sql(_JOURNAL.format(indicator=indicator, project=project, payment=payment,
                                              **fmt))
     conn.exec_driver_sql(_EVENTS.format(entity=g.entity, other=g.other, third=g.third, **fmt))
-    conn.exec_driver_sql(f"DROP TABLE temp._{g.name}")
+    conn.exec_driver_sql(f"DROP TABLE {temp}")
 
 
 def apply(conn: Connection, table: str, after: int, upto: int) -> int | None:
     """Insert the read-model rows of every event at positions (after, upto]; returns how many
     events, or ``None`` when an unknown topic needs the writer's eyes. A malformed event raises
-    ``IntegrityError`` with nothing written (its savepoint is undone)."""
+    (``IntegrityError``, :class:`Refused`, a cast's ``DataError``) with nothing written: its
+    savepoint is undone."""
+    pos = "notification_id" if conn.dialect.name == "postgresql" else "rowid"
     counts: dict[str, int] = dict(conn.exec_driver_sql(  # type: ignore[arg-type]
-        f"SELECT topic, count(*) FROM {table} WHERE rowid > {int(after)} AND rowid <= {int(upto)} "
+        f"SELECT topic, count(*) FROM {table} WHERE {pos} > {int(after)} AND {pos} <= {int(upto)} "
         "GROUP BY topic").all())
     if any(topic not in TOPICS for topic in counts):
         return None

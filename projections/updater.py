@@ -357,11 +357,17 @@ class Projector:
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             return read_log(curs, sqlite, table, after, limit, stop)
 
-    def _same_sqlite_file(self) -> bool:
-        """The read models live in the event store's own SQLite file (not a scratch database)."""
-        path = self.app.config.sqlite_path
-        db = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
-        return bool(path and db) and os.path.realpath(str(db)) == os.path.realpath(str(path))
+    def _same_database(self) -> bool:
+        """The read models live in the event store's own database (its SQLite file, or its
+        PostgreSQL database, any schema), so SQL can read the events: not a scratch database."""
+        url, env = self.engine.url, self.app.config.env
+        if self.app.config.kind == "sqlite":
+            path = self.app.config.sqlite_path
+            db = url.database if url.get_backend_name() == "sqlite" else None
+            return bool(path and db) and os.path.realpath(str(db)) == os.path.realpath(str(path))
+        return url.get_backend_name() == "postgresql" and (
+            url.host, str(url.port or 5432), url.database) == (
+            env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"])
 
     def next_range(self, after: int, batch: int, stop: int | None = None) -> int | None:
         """The position that ends the next batch of ``batch`` events after ``after`` (None: none)."""
@@ -382,13 +388,14 @@ class Projector:
     def apply_range(self, conn: Connection, after: int, upto: int) -> int:
         """Apply the events at positions (after, upto]; returns how many.
 
-        In the store's own SQLite file SQLite decodes them (``projections/sql_fast_path``); elsewhere,
-        or when that path cannot vouch for an event, the writer does, and names what is wrong."""
-        if self._same_sqlite_file():
+        In the store's own database (its SQLite file or PostgreSQL database) the database decodes
+        them (``projections/sql_fast_path``); in a scratch database, or when that path cannot
+        vouch for an event, the writer does, and names what is wrong."""
+        if self._same_database():
             _sqlite, table = self._store_table()
             try:
                 done = sql_fast_path.apply(conn, table, after, upto)
-            except DBAPIError:  # e.g. a duplicated key in an altered log: its savepoint is undone
+            except (DBAPIError, sql_fast_path.Refused):  # an altered log: its savepoint is undone
                 done = None
             if done is not None:
                 return done
