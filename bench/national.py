@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not args.skip_python_rebuild:
             other = store.engine(store.sibling("rebuild"))
             t0 = time.perf_counter()
-            python_rate = Projector(app, engine=other).rebuild(batch_size=args.rebuild_batch) / (
+            python_rate = Projector(app, engine=other, sql_path=False).rebuild(batch_size=args.rebuild_batch) / (
                 time.perf_counter() - t0)
             other.dispose()
             say(f"rebuild into another database (Python writer): {python_rate:,.0f} events/s, "

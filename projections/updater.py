@@ -323,12 +323,16 @@ def read_position(conn: Connection) -> int:
 class Projector:
     """Keeps the read models of one ledger up to date with its log."""
 
-    def __init__(self, app: BudgetLedger, engine: Engine | None = None, batch_size: int = 2000) -> None:
+    def __init__(self, app: BudgetLedger, engine: Engine | None = None, batch_size: int = 2000,
+                 sql_path: bool = True) -> None:
+        """``sql_path=False``: every event through the Python writer, even in the store's own
+        database (the benchmark's comparison)."""
         from projections.db import engine_for
 
         self.app = app
         self.engine = engine if engine is not None else engine_for(app.config)
         self.batch_size = batch_size
+        self.sql_path = sql_path
         self.writer = JournalWriter()
         self._schema_ready = False
 
@@ -391,7 +395,7 @@ class Projector:
         In the store's own database (its SQLite file or PostgreSQL database) the database decodes
         them (``projections/sql_fast_path``); in a scratch database, or when that path cannot
         vouch for an event, the writer does, and names what is wrong."""
-        if self._same_database():
+        if self.sql_path and self._same_database():
             _sqlite, table = self._store_table()
             try:
                 done = sql_fast_path.apply(conn, table, after, upto)
