@@ -203,8 +203,8 @@ def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> Non
     for f in ("timestamp", "effective_date", "actor", "doc", "amount", *g.fields):
         cols["ts" if f == "timestamp" else f] = _pg_extract(f) if pg else _extract(f)
     source = f"{table} e"
-    if pg:  # the state parsed once per row
-        source += " CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb AS j) s"
+    if pg:  # the state parsed once per row (OFFSET 0: not inlined into every reference)
+        source += " CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb AS j OFFSET 0) s"
     if g.owner:
         owners, key = _OWNERS[g.owner]
         cols["owner"] = f"o.{key}"
