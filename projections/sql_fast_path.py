@@ -1,18 +1,18 @@
-"""Every event straight from the event table into the read models, by SQLite's JSON functions.
+"""Every event straight from the event table into the read models, by the database's JSON functions.
 
-When the read models live in the same SQLite database as the events (the ordinary ``--db FILE``),
-a rebuild or catch-up lets SQLite decode the stored JSON and insert the rows itself —
-``INSERT … SELECT json_extract(…)``, one statement per event group and table — instead of a
-Python round trip per event. :class:`~projections.updater.JournalWriter` stays the reference: it
-serves every other store, and ``verify`` rebuilds through it into a scratch database and compares
-row by row, so each verify cross-checks the two.
+When the read models live in the event store's own database (the ordinary ``--db FILE``, or the
+PostgreSQL database of the store), a rebuild or catch-up lets the database decode the stored JSON
+and insert the rows itself — ``INSERT … SELECT``, one statement per event group and table
+(SQLite's ``json_extract``; PostgreSQL's ``jsonb``, parsed once per row) — instead of a Python
+round trip per event. :class:`~projections.updater.JournalWriter` stays the reference: it serves
+scratch databases, and ``verify`` rebuilds through it and compares row by row, so each verify
+cross-checks the two.
 
 The rows are the writer's, column for column (``JournalWriter``'s handlers say what each event
-adds). Anything this path cannot vouch for — an unknown topic, a missing field, a malformed date,
-an event on an aggregate never created — makes :func:`apply` return ``None`` after undoing its
-rows, and the caller lets the writer name the bad event.
+adds). Anything this path cannot vouch for — an unknown topic, a missing or mistyped field, a
+malformed date, an event on an aggregate never created — undoes the batch's rows (a savepoint)
+and the caller lets the writer name the bad event.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
