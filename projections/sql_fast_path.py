@@ -13,6 +13,7 @@ adds). Anything this path cannot vouch for — an unknown topic, a missing or mi
 malformed date, an event on an aggregate never created — undoes the batch's rows (a savepoint)
 and the caller lets the writer name the bad event.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
