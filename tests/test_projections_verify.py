@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -12,6 +14,14 @@ from projections.tables import EventRow, JournalRow, PaymentRow
 from projections.updater import Projector
 from projections.verify import verify_projections
 from tests.projections_scenario import build_scenario
+
+
+@pytest.fixture
+def app(any_url: str) -> Iterator[BudgetLedger]:
+    """On SQLite (scratch file attached) and PostgreSQL (scratch schema): EXCEPT finds the rows."""
+    ledger = BudgetLedger.open(any_url)
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture
@@ -54,3 +64,26 @@ def test_live_tables_behind_the_log_are_not_reported(app: BudgetLedger) -> None:
     projector = Projector(app)
     projector.catch_up(max_events=10)
     assert verify_projections(app, projector.engine) == []
+
+
+def test_compared_in_python_when_no_scratch_schema_can_be_made(
+        app: BudgetLedger, live: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections import verify
+    from projections.db import scratch_engine
+
+    by_sql = None
+    with live.begin() as conn:
+        conn.execute(delete(PaymentRow).where(PaymentRow.payment_id == "Y:P1"))
+        conn.execute(update(JournalRow).where(JournalRow.payment_id == "X1:P2")
+                     .values(amount=JournalRow.amount + 1))
+    by_sql = verify_projections(app, live)
+
+    @contextmanager
+    def in_memory(engine: Engine) -> Iterator[tuple[Engine, None]]:
+        memory = scratch_engine()
+        yield memory, None
+        memory.dispose()
+
+    monkeypatch.setattr(verify, "_beside", in_memory)
+    assert sorted(verify_projections(app, live)) == sorted(by_sql)
+    assert "rm_payments[Y:P1]: missing from the live table" in by_sql and len(by_sql) == 2
