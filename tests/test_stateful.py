@@ -19,6 +19,7 @@ state after the last step of a date is exactly what ``--as-of`` that date must s
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ Outcome = type[LedgerError] | None  # the error class the ledger must raise, or 
 
 AMOUNT = st.integers(min_value=1, max_value=200_000)  # 分: small, so boundaries are hit often
 AS_OF_CHECKS = 4  # --as-of replays per program, at dates spread over it
+REFERENCE_EVERY = 10  # steps between per-step comparisons with the (slow) reference fold
 DAYS = st.one_of(st.just(0), st.integers(min_value=1, max_value=4))
 
 
@@ -708,9 +710,26 @@ class LedgerMachine(RuleBasedStateMachine):
         books = journal_books(self.live, jn.LIVE)
         self.snapshots[self.today] = books
         self.moments.append((datetime.now(UTC), self.today, books))
+        self.check_an_earlier_view()
         self.refused = self.accepted = False
         self.touched = (set(), set())
         self.clean = True
+
+    def check_an_earlier_view(self) -> None:
+        """After every step, one earlier (as-of, known-at) pair, drawn from the steps so far:
+        the journal shows the books recorded then; every few steps, both clocks at once before
+        that step's day also equal the reference fold over the filtered log."""
+        steps = len(self.moments)
+        moment, day, books = self.moments[random.Random(steps).randrange(steps)]
+        for view in (View(known_at=moment), View(as_of=day, known_at=moment)):
+            got = journal_books(self.live, view)
+            assert got == books, f"{view} after step {steps}: " + books_difference(got, books)
+        if steps % REFERENCE_EVERY == 0:
+            earlier = day - timedelta(days=2)
+            got = journal_books(self.live, View(as_of=earlier, known_at=moment))
+            want = reference_books(self.app, as_of=earlier, known_at=moment)
+            assert got == want, f"--as-of {earlier} --known-at {moment}: " + books_difference(got, want)
+            check_view_invariants(got, f"--as-of {earlier} --known-at {moment}")
 
     def _rows(self, kind: str) -> list[Any]:
         """Indicators, projects, funding lines or payments with their balances, as of this step."""
