@@ -157,14 +157,15 @@ def save_aggregates(app: Any, aggregates: Sequence[Aggregate]) -> list[Any]:
     return recordings  # type: ignore[no-any-return]
 
 
-def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
+def stamp_recorded_at(aggregates: Iterable[Aggregate], now: Any = None) -> None:
     """Give every event of one save the same recorded-at time, taken just before the save.
 
     The library stamps each event when it is triggered, so a long import would carry a spread of
     times and a ``--known-at`` moment inside it would show half a file that was not yet written.
-    One stamp per transaction makes "known at T" a whole-transaction question (item 2 above).
+    One stamp per transaction makes "known at T" a whole-transaction question (item 2 above);
+    ``now`` is that stamp when one transaction holds several saves (ledger/streamed.py).
     """
-    now = Aggregate.Event.create_timestamp()
+    now = now or Aggregate.Event.create_timestamp()
     setattr_ = object.__setattr__  # the events are frozen; these are not yet stored or shared
     for agg in aggregates:
         pending = agg.pending_events
