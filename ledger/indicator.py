@@ -7,6 +7,7 @@ invariants first and only then triggers its event, so a refused command triggers
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -107,7 +108,10 @@ class Indicator(Aggregate):
     # ---- identity -------------------------------------------------------------------------
 
     @staticmethod
+    @lru_cache(maxsize=1 << 14)
     def uuid_for(indicator_id: str) -> UUID:
+        """uuid5 of the id, remembered for the last few thousand: an import asks for a new
+        indicator's UUID four times (preload, the id check, the event, the cache)."""
         return uuid5(_NS, indicator_id)
 
     @property
