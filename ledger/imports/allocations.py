@@ -146,13 +146,13 @@ def incoming(edges: list[Edge], holders: set[str], tasks: int) -> Incoming:
     for e in edges:
         if e.to in holders:
             for ti in range(tasks):
-                if e.amounts[ti]:
-                    ins.setdefault((e.to, ti), []).append((e.row, e.amounts[ti], e.holder))
+                if e.amount(ti):
+                    ins.setdefault((e.to, ti), []).append((e.row, e.amount(ti), e.holder))
     return ins
 
 
 def _outs(edges: list[Edge], g: Group, ti: int) -> list[tuple[int, int]]:
-    return [(e.row, e.amounts[ti]) for e in edges[g.start:g.end] if e.amounts[ti]]
+    return [(e.row, e.amount(ti)) for e in edges[g.start:g.end] if e.amount(ti)]
 
 
 def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
@@ -160,7 +160,7 @@ def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
     problems = []
     for t, want in expected.items():
         ti = plan.tasks.index(t)
-        got = sum(e.amounts[ti] for g in plan.groups if g.holder in plan.tops
+        got = sum(e.amount(ti) for g in plan.groups if g.holder in plan.tops
                   for e in plan.edges[g.start:g.end])
         if got != want:
             diff = got - want
@@ -242,7 +242,7 @@ class AllocationPlan:
     @property
     def commands(self) -> int:
         """How many steps :meth:`steps` yields in all (for the progress bar)."""
-        return len(self.roots) + sum(1 for e in self.edges for a in e.amounts if a)
+        return len(self.roots) + sum(1 for e in self.edges for ti in range(len(self.tasks)) if e.amount(ti))
 
     def root_steps(self, app: BudgetLedger, opts: AllocationOptions) -> list[Step]:
         template = _template(opts)
@@ -262,7 +262,7 @@ class AllocationPlan:
         indicator of its task (reported in planning) gives none."""
         for e in self.edges[g.start:g.end]:
             for ti, t in enumerate(self.tasks):
-                cell = e.amounts[ti]
+                cell = e.amount(ti)
                 parent = self.holder_indicator.get((g.holder, t))
                 if not cell or parent is None:
                     continue
@@ -277,7 +277,7 @@ class AllocationPlan:
         """The ids :meth:`steps` creates, without building the commands."""
         for e in self.edges[g.start:g.end]:
             for ti, t in enumerate(self.tasks):
-                if e.amounts[ti] and (g.holder, t) in self.holder_indicator:
+                if e.amount(ti) and (g.holder, t) in self.holder_indicator:
                     yield allocation_indicator_id(opts.doc, g.holder, e.to, t)
 
     def blocked_ids(self, opts: AllocationOptions, g: Group) -> Iterator[str]:
