@@ -49,7 +49,8 @@ def direct_counties(file: str, edges: list[Edge], notes: list[str]) -> None:
 
     moves = {i: top_of(e.holder) for i, e in enumerate(edges) if e.direct and e.holder in parent_of}
     wanted = {(top, edges[i].to) for i, top in moves.items()}
-    taken = {(e.holder, e.to) for e in edges if e.to in {w[1] for w in wanted}} & wanted
+    receivers = {to for _top, to in wanted}
+    taken = {(e.holder, e.to) for e in edges if e.to in receivers} & wanted
     problems: list[Problem] = []
     for i, e in enumerate(edges):
         marked = e.direct

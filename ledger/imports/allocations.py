@@ -296,7 +296,7 @@ def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions
     edges = read_rows(table, cols, opts.unit)
     direct_counties(table.file, edges, notes)
     rank, tops = shape(table.file, cols, edges)
-    edges.sort(key=lambda e: (rank[e.holder], e.row))
+    edges.sort(key=lambda e: rank[e.holder])  # stable: file order within a holder
     plan = AllocationPlan(table.file, cols.tasks, edges, groups(edges), tops, notes=notes)
     plan.problems += check_totals(table.file, plan, expected, opts.unit)
     closure(table.file, plan, opts)
