@@ -9,6 +9,7 @@ trigger each one's own event — a refused command triggers nothing, and each ch
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -102,7 +103,10 @@ class Indicator(Aggregate):
     # ---- identity -------------------------------------------------------------------------
 
     @staticmethod
+    @lru_cache(maxsize=1 << 14)
     def uuid_for(indicator_id: str) -> UUID:
+        """uuid5 of the id, remembered for the last few thousand: an import asks for a new
+        indicator's UUID four times (preload, the id check, the event, the cache)."""
         return uuid5(_NS, indicator_id)
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
@@ -108,6 +109,28 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "position INTEGER PRIMARY KEY, prev_position INTEGER NOT NULL, "
             "content_hash TEXT NOT NULL, chain_hash TEXT NOT NULL)",
         ]
+
+    _held: SQLiteCursor | None = None
+
+    @contextmanager
+    def held_transaction(self) -> Iterator[None]:
+        """Every ``insert_events`` inside the block goes into ONE transaction: committed when the
+        block ends, rolled back when it raises. A save is one transaction in the library; an
+        import too big to hold as one save writes several saves into this one (ledger/streamed.py).
+        SQLite's write lock is held from the first insert to the end of the block."""
+        with self.datastore.transaction(commit=True) as c:
+            self._held = c
+            try:
+                yield
+            finally:
+                self._held = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self._held is not None:
+            return self._insert_events(self._held, stored_events, **kwargs)
+        return super().insert_events(stored_events, **kwargs)
 
     def _insert_events(  # private hook: see ledger/library_patches.py, item 3
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

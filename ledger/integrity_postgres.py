@@ -6,7 +6,8 @@ in APPLICATION_RECORDER_TOPIC, and the library imports it when it builds the rec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from ledger.integrity import MANY, ChainRow, chain_rows
 from ledger.library_patches import postgres_insert_events_without_retries
 
 if TYPE_CHECKING:
-    from psycopg import Cursor
+    from psycopg import Connection, Cursor
     from psycopg.rows import DictRow
 
 
@@ -90,7 +91,33 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     # One retry loop, BudgetLedger.run's: the library's own 10 retries around each insert
     # would multiply it into minutes behind a stuck lock (ledger/library_patches.py, item 4).
-    insert_events = postgres_insert_events_without_retries()
+    _insert_once = postgres_insert_events_without_retries()
+    _held: Connection[DictRow] | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        conn = self._held
+        if conn is None:
+            return self._insert_once(stored_events, **kwargs)  # type: ignore[no-any-return]
+        with conn.cursor() as curs:  # the library's steps, in the held transaction
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return []
+            self._insert_stored_events(curs, stored_events, **kwargs)  # takes the table lock
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+    @contextmanager
+    def held_transaction(self) -> Iterator[None]:
+        """Every ``insert_events`` inside the block goes into ONE transaction on one connection:
+        committed when the block ends, rolled back when it raises (see the SQLite recorder's).
+        The EXCLUSIVE table lock is held from the first insert to the end of the block."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
 
     def _fetch_ids_after_insert_events(  # private hook: ledger/library_patches.py, item 3
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

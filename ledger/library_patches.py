@@ -33,6 +33,13 @@ changed library silently break the hash chain, the retry bound or the recorded-a
    ``ProcessingEvent`` itself and calls the same private steps ``save`` calls, in its order
    (``_record``, ``_take_snapshots``, ``_notify``, ``notify``). :func:`check_library` checks
    that ``save`` still consists of exactly those calls.
+6. ``held_transaction`` on both chained recorders (``ledger/streamed.py`` uses it for an import
+   too big for one save): while it is open, ``insert_events`` writes into that one transaction
+   instead of opening its own — on SQLite through ``_insert_events`` (item 3) on the held cursor,
+   on PostgreSQL through the steps the library's ``insert_events`` runs
+   (``_insert_events``, ``_insert_stored_events`` — which takes the table lock —,
+   ``_fetch_ids_after_insert_events``) on the held connection. :func:`check_postgres_hooks`
+   checks that ``_insert_stored_events(curs, stored_events)`` is still there.
 """
 
 from __future__ import annotations
@@ -113,6 +120,9 @@ def check_postgres_hooks() -> None:
     if not _has_hook(PostgresApplicationRecorder, "_fetch_ids_after_insert_events",
                      ("self", "curs", "stored_events")):
         raise _fail("PostgresApplicationRecorder._fetch_ids_after_insert_events is gone")
+    if not _has_hook(PostgresApplicationRecorder, "_insert_stored_events",
+                     ("self", "curs", "stored_events")):
+        raise _fail("PostgresApplicationRecorder._insert_stored_events(curs, stored_events) is gone")
     wrapped = getattr(PostgresApplicationRecorder.insert_events, "__wrapped__", None)
     if wrapped is None:
         raise _fail("PostgresApplicationRecorder.insert_events is no longer a @retry wrapper")
@@ -157,14 +167,15 @@ def save_aggregates(app: Any, aggregates: Sequence[Aggregate]) -> list[Any]:
     return recordings  # type: ignore[no-any-return]
 
 
-def stamp_recorded_at(aggregates: Iterable[Aggregate]) -> None:
+def stamp_recorded_at(aggregates: Iterable[Aggregate], now: Any = None) -> None:
     """Give every event of one save the same recorded-at time, taken just before the save.
 
     The library stamps each event when it is triggered, so a long import would carry a spread of
     times and a ``--known-at`` moment inside it would show half a file that was not yet written.
-    One stamp per transaction makes "known at T" a whole-transaction question (item 2 above).
+    One stamp per transaction makes "known at T" a whole-transaction question (item 2 above);
+    ``now`` is that stamp when one transaction holds several saves (ledger/streamed.py).
     """
-    now = Aggregate.Event.create_timestamp()
+    now = now or Aggregate.Event.create_timestamp()
     setattr_ = object.__setattr__  # the events are frozen; these are not yet stored or shared
     for agg in aggregates:
         pending = agg.pending_events

@@ -14,7 +14,8 @@ nothing is written unless every row passes all of them:
    rows and vouchers, totals that do not close, rows already imported (natural keys);
 4. **apply** (:mod:`.apply`) — every command to ONE Batch, i.e. against the ledger *plus the rows
    before it*; a refused row is reported and the next one is tried, so one run lists every bad row.
-   Only a clean file is saved, in one transaction.
+   Only a clean file is saved, in one transaction (an allocation table in several saves inside
+   that one transaction: :mod:`ledger.streamed`, :mod:`.allocation_write`).
 
 Natural keys make imports idempotent: an allocation row's indicators get ids derived from
 document + from + to + task (:func:`allocation_indicator_id`), a project is its id, a payment its

@@ -2,39 +2,30 @@
 
 Planning checks what only the whole table can tell — columns that are not tasks, subtotal rows,
 cycles, duplicate pairs, holders forwarding more than they receive, ``--expect-total`` — before any
-command runs; the steps then go to :func:`~ledger.imports.apply.apply_steps` parents first.
+command runs, on compact rows (:class:`~ledger.imports.allocation_rows.Edge`); the commands are
+then built holder by holder, parents first, and written by :mod:`.allocation_write`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ledger import invariants as inv
-from ledger.application import Batch, BudgetLedger
-from ledger.commands import ForwardCommand, IssueCommand, SetUnitCommand, build
+from ledger.application import BudgetLedger
+from ledger.commands import ForwardCommand, IssueCommand, build
 from ledger.errors import InputError
+from ledger.imports.allocation_rows import Columns, Edge, read_rows, table_columns
 from ledger.imports.allocation_steps import forward_step, issue_step, money
-from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step, run_import
+from ledger.imports.allocation_units import direct_counties
+from ledger.imports.allocation_write import CELL, write_allocations
+from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step
 from ledger.imports.graph import topological
-from ledger.imports.problems import ImportRejected, Problem, refuse
+from ledger.imports.problems import ImportRejected, Problem
 from ledger.imports.reading import RawTable
-from ledger.imports.rows import AllocationRow, is_row_number, merged_amounts, validate
 from ledger.money import AmountError, parse_amount
-from ledger.unit import Level
 from ledger.validation import first_control_character
-
-#: a column (or a from/to cell) holding one of these is a total, never a task or a unit
-AGGREGATE_WORDS = ("合计", "小计", "总计", "共计", "总额")
-AGGREGATE_NAMES = frozenset({"total", "subtotal", "sum", "grand total"})
-KEY_COLUMNS = ("from", "to")
-#: columns that describe a row without being a task: the note and the geographic area
-DESCRIPTIVE = ("note", "area")
-#: a note holding one of these marks a 资金管理型直管县 (funded from the table's root)
-DIRECT_COUNTY_MARKS = ("资金管理型直管县", "直管县")
 
 
 def allocation_indicator_id(doc: str, from_unit: str | None, to_unit: str, task: str) -> str:
@@ -71,60 +62,6 @@ def _rows_text(lines: Sequence[int]) -> str:
     return f"row{'s' if len(lines) > 1 else ''} {shown}{', …' if len(lines) > 8 else ''}"
 
 
-def _squash(name: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", name).split()).lower()
-
-
-def is_aggregate(name: str) -> bool:
-    """A total / subtotal label (合计, 拉萨市小计, Total …)."""
-    s = _squash(name)
-    return s in AGGREGATE_NAMES or any(w in s for w in AGGREGATE_WORDS)
-
-
-@dataclass
-class Columns:
-    """What each header column of an allocation table is."""
-
-    holder: str
-    to: str
-    note: str | None
-    tasks: list[str]
-    area: str | None = None
-    totals: list[str] = field(default_factory=list)  # checked against each row, not imported
-    ignored: list[str] = field(default_factory=list)  # row numbers
-
-
-def table_columns(table: RawTable, notes: list[str]) -> Columns:
-    file = table.file
-    lower = {h.lower(): h for h in table.header}
-    missing = [c for c in KEY_COLUMNS if c not in lower]
-    cols = Columns(lower.get("from", ""), lower.get("to", ""), lower.get("note"), [],
-                   area=lower.get("area"))
-    for h in table.header:
-        if h.lower() in (*KEY_COLUMNS, *DESCRIPTIVE):
-            continue
-        bad = first_control_character(h)
-        if bad:
-            raise refuse(file, f"header column {h!r}: a task name must be one line of visible "
-                         f"text; it contains {bad}", table.header_row)
-        if is_row_number(h):
-            cols.ignored.append(h)
-        elif is_aggregate(h):
-            cols.totals.append(h)
-        else:
-            cols.tasks.append(h)
-    if missing or not cols.tasks:
-        why = f"missing column(s) {', '.join(missing)}" if missing else "no task column"
-        raise refuse(file, f"wrong header: {why} (expected from,to,<task>…[,note])",
-                     table.header_row)
-    for h in cols.ignored:
-        notes.append(f"{file}: column {h} is a row number: ignored")
-    for h in cols.totals:
-        notes.append(f"{file}: column {h} is a total, not a task: not imported; each row's {h} "
-                     f"was checked to equal the sum of its task cells ({', '.join(cols.tasks)})")
-    return cols
-
-
 def expected_totals(opts: AllocationOptions, tasks: Sequence[str]) -> dict[str, int]:
     """The command line, checked once, naming the option; returns --expect-total per task."""
     template = _template(opts)
@@ -157,85 +94,18 @@ def _template(opts: AllocationOptions) -> dict[str, object]:
                 direct=opts.direct, advance=opts.advance, issuer=opts.issuer, actor=opts.actor)
 
 
-def _subtotal(table: RawTable, cols: Columns, n: int, raw: dict[str, str]) -> list[Problem]:
-    """A row whose from or to is a total label (拉萨市小计, 合计): never counted as a transfer."""
-    for col in (cols.holder, cols.to):
-        if is_aggregate(raw[col]):
-            return [Problem(table.file, n, col, raw[col],
-                            "a subtotal or total row, not a transfer: remove it (the importer "
-                            "sums the rows itself; check the table's total with --expect-total)")]
-    return []
 
-
-def _row_checks(table: RawTable, cols: Columns, n: int, raw: dict[str, str], row: AllocationRow,
-                unit: str) -> list[Problem]:
-    """Problems only this importer has: subtotal rows, totals that do not add up, a→a."""
-    file = table.file
-    problems = []
-    for col in cols.totals:
-        text = raw.get(col, "")
-        if not text or text in ("-", "－", "—"):
-            continue
-        try:
-            total = parse_amount(text, unit, allow_zero=True)
-        except AmountError as e:
-            problems.append(Problem(file, n, col, text, str(e)))
-            continue
-        got = sum(row.amounts.values())
-        if total != got:
-            problems.append(Problem(file, n, col, text,
-                                    f"the row's task cells sum to {money(got, unit)}, not "
-                                    f"{money(total, unit)}: the table does not add up"))
-    if row.holder == row.to:
-        problems.append(Problem(file, n, cols.to, row.to,
-                                "a unit cannot forward to itself (a cycle of one)"))
-    return problems
-
-
-Rows = list[tuple[int, AllocationRow]]
-
-
-def read_rows(table: RawTable, cols: Columns, unit: str) -> Rows:
-    """Every row validated; refused as a whole (every bad row listed) if any is bad."""
-    problems: list[Problem] = []
-    rows: Rows = []
-    names = {"holder": cols.holder, "to": cols.to, "note": cols.note or "note",
-             "area": cols.area or "area"}
-    first_of_pair: dict[tuple[str, str], int] = {}
-    for n, raw in table.records():
-        subtotal = _subtotal(table, cols, n, raw)
-        if subtotal:
-            problems += subtotal
-            continue
-        data = {"holder": raw[cols.holder], "to": raw[cols.to],
-                "amounts": {t: raw[t] for t in cols.tasks},
-                "note": raw.get(cols.note) if cols.note else None,
-                "area": raw.get(cols.area) if cols.area else None}
-        data = {k: v for k, v in data.items() if v not in ("", None)}
-        row, bad = validate(AllocationRow, table, n, raw, data, names, {"unit": unit})
-        bad += merged_amounts(table, n, raw, [*cols.tasks, *cols.totals])
-        if row is not None and not bad:
-            bad = _row_checks(table, cols, n, raw, row, unit)
-        problems += bad
-        if row is None or bad:
-            continue
-        pair = (row.holder, row.to)
-        if pair in first_of_pair:
-            problems.append(Problem(table.file, n, cols.to, row.to,
-                                    f"duplicate row: {row.holder} → {row.to} is already on row "
-                                    f"{first_of_pair[pair]}"))
-            continue
-        first_of_pair[pair] = n
-        rows.append((n, row))
-    if problems:
-        raise ImportRejected(table.file, problems)
-    return rows
-
-
-def shape(file: str, cols: Columns, rows: Rows) -> tuple[dict[str, int], list[str]]:
-    """Rank of each unit (parents first) and the top holders; a cycle refuses the table."""
-    nodes = list(dict.fromkeys(u for _, r in rows for u in (r.holder, r.to)))
-    rank, cycles = topological(nodes, [(n, r.holder, r.to) for n, r in rows])
+def shape(file: str, cols: Columns, edges: list[Edge]) -> tuple[dict[str, int], list[str]]:
+    """Rank of each holder (parents first) and the top holders; a cycle refuses the table. Only
+    holders are ranked: a unit that forwards nothing can be on no cycle and follows its holder."""
+    holders = {e.holder for e in edges}
+    order: dict[str, None] = {}  # holders by first appearance in either column
+    for e in edges:
+        for u in (e.holder, e.to):
+            if u in holders and u not in order:
+                order[u] = None
+    inner = [(e.row, e.holder, e.to) for e in edges if e.to in holders]
+    rank, cycles = topological(list(order), inner)
     problems = []
     for cyc in cycles:
         chain = " → ".join([cyc[0][1], *(e[2] for e in cyc)])
@@ -244,46 +114,67 @@ def shape(file: str, cols: Columns, rows: Rows) -> tuple[dict[str, int], list[st
                                 "cannot flow back to a unit it came from"))
     if problems:
         raise ImportRejected(file, problems)
-    receivers = {r.to for _, r in rows}
-    return rank, [u for u in nodes if u not in receivers]
+    receivers = {e[2] for e in inner}
+    return rank, [u for u in order if u not in receivers]
 
 
-@dataclass
-class Flows:
-    """Per (unit, task): the rows bringing money in (row, amount, from) and sending it on."""
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A holder's rows: ``edges[start:end]`` once the edges are sorted parents first."""
 
-    incoming: dict[tuple[str, str], list[tuple[int, int, str]]]
-    outgoing: dict[tuple[str, str], list[tuple[int, int]]]
-
-    @classmethod
-    def of(cls, rows: Rows, tasks: Sequence[str]) -> Flows:
-        flows = cls(defaultdict(list), defaultdict(list))
-        for n, r in rows:
-            for t in tasks:
-                if r.amounts.get(t, 0):
-                    flows.incoming[(r.to, t)].append((n, r.amounts[t], r.holder))
-                    flows.outgoing[(r.holder, t)].append((n, r.amounts[t]))
-        return flows
+    holder: str
+    start: int
+    end: int
 
 
-def check_totals(file: str, flows: Flows, tops: list[str], expected: dict[str, int],
+def groups(edges: list[Edge]) -> list[Group]:
+    out: list[Group] = []
+    start = 0
+    for i in range(1, len(edges) + 1):
+        if i == len(edges) or edges[i].holder != edges[start].holder:
+            out.append(Group(edges[start].holder, start, i))
+            start = i
+    return out
+
+
+Incoming = dict[tuple[str, int], list[tuple[int, int, str]]]  # (holder, task) → (row, fen, from)
+
+
+def incoming(edges: list[Edge], holders: set[str], tasks: int) -> Incoming:
+    """What each holder receives per task (the rows feeding a leaf are not needed)."""
+    ins: Incoming = {}
+    for e in edges:
+        if e.to in holders:
+            for ti in range(tasks):
+                if e.amount(ti):
+                    ins.setdefault((e.to, ti), []).append((e.row, e.amount(ti), e.holder))
+    return ins
+
+
+def _outs(edges: list[Edge], g: Group, ti: int) -> list[tuple[int, int]]:
+    return [(e.row, e.amount(ti)) for e in edges[g.start:g.end] if e.amount(ti)]
+
+
+def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
                  unit: str) -> list[Problem]:
     problems = []
     for t, want in expected.items():
-        got = sum(a for u in tops for _, a in flows.outgoing[(u, t)])
+        ti = plan.tasks.index(t)
+        got = sum(e.amount(ti) for g in plan.groups if g.holder in plan.tops
+                  for e in plan.edges[g.start:g.end])
         if got != want:
             diff = got - want
             problems.append(Problem(
                 file, None, t, None,
-                f"--expect-total: the rows from {', '.join(tops)} sum to {money(got, unit)}, "
+                f"--expect-total: the rows from {', '.join(plan.tops)} sum to {money(got, unit)}, "
                 f"expected {money(want, unit)} ({'over' if diff > 0 else 'short'} by "
                 f"{money(abs(diff), unit)})"))
     return problems
 
 
-def _over(file: str, holder: str, t: str, flows: Flows, unit: str) -> Problem | None:
+def _over(file: str, holder: str, t: str, ins: list[tuple[int, int, str]],
+          outs: list[tuple[int, int]], unit: str) -> Problem | None:
     """The row where a holder's forwards first exceed what it receives in task t, if any."""
-    ins, outs = flows.incoming[(holder, t)], flows.outgoing[(holder, t)]
     have = ins[0][1] if ins else 0
     running = 0
     for n, a in outs:
@@ -300,197 +191,120 @@ def _over(file: str, holder: str, t: str, flows: Flows, unit: str) -> Problem | 
     return None
 
 
-def closure(file: str, rows: Rows, tops: list[str], flows: Flows, opts: AllocationOptions,
-            problems: list[Problem]) -> tuple[dict[tuple[str, str], str], set[str]]:
-    """Each holder's indicator per task, and the indicators not created because the numbers fail."""
-    holder_indicator: dict[tuple[str, str], str] = {}
-    blocked: set[str] = set()
-    for (holder, t), outs in flows.outgoing.items():
-        if holder in tops:
-            holder_indicator[(holder, t)] = allocation_indicator_id(opts.doc, None, holder, t)
-            continue
-        ins = flows.incoming[(holder, t)]
-        children = {allocation_indicator_id(opts.doc, holder, r.to, t)
-                    for _, r in rows if r.holder == holder}
-        if len(ins) > 1:
-            problems.append(Problem(
-                file, outs[0][0], t, None,
-                f"{holder} receives {t} on {_rows_text([n for n, _, _ in ins])} and also forwards "
-                "it; an edge-list table cannot say which of its indicators a forward draws on — "
-                "split the table by document"))
-            blocked |= children
-            continue
-        over = _over(file, holder, t, flows, opts.unit)
-        if over:
-            problems.append(over)
-            blocked |= children
-        if ins:
-            holder_indicator[(holder, t)] = allocation_indicator_id(opts.doc, ins[0][2], holder, t)
-    return holder_indicator, blocked
-
-
-def is_direct_county(note: str | None) -> bool:
-    return bool(note) and any(m in _squash(note or "") for m in DIRECT_COUNTY_MARKS)
-
-
-@dataclass
-class Geography:
-    """Per receiving unit of the table: its area (geographic parent) and 直管县 mark."""
-
-    area: dict[str, str] = field(default_factory=dict)
-    direct: dict[str, bool] = field(default_factory=dict)
-    explicit: set[str] = field(default_factory=set)  # the table states the area (cell or note)
-
-
-def direct_counties(file: str, rows: Rows, notes: list[str]) -> tuple[Rows, Geography]:
-    """Shanxi-style rows (a county listed under its prefecture, noted 「资金管理型直管县」) become
-    transfers from the table's root: the province funds the county, the prefecture does not.
-    The county's area stays the prefecture. Every unit's area is the ``area`` cell, else ``from``.
-    """
-    parent_of: dict[str, str] = {}
-    for _n, r in rows:
-        parent_of.setdefault(r.to, r.holder)
-
-    def top_of(unit: str) -> str:
-        seen = {unit}
-        while unit in parent_of and parent_of[unit] not in seen:
-            unit = parent_of[unit]
-            seen.add(unit)
-        return unit
-
-    out: Rows = []
-    problems: list[Problem] = []
-    geo = Geography()
-    pairs = {(r.holder, r.to) for _n, r in rows}
-    for n, r in rows:
-        marked = is_direct_county(r.note)
-        if marked and r.holder in parent_of:  # listed under its prefecture: funded from the root
-            top = top_of(r.holder)
-            area = r.area or r.holder
-            if (top, r.to) in pairs:
-                problems.append(Problem(file, n, "to", r.to,
-                                        f"{r.to} is marked 直管县 (funded by {top} directly) but "
-                                        f"{top} → {r.to} is also on another row"))
+def closure(file: str, plan: AllocationPlan, opts: AllocationOptions) -> None:
+    """Each holder's indicator per task, and the (holder, task) flows not run because the numbers
+    fail (their forwards are reported as not checked)."""
+    ins_of = incoming(plan.edges, {g.holder for g in plan.groups}, len(plan.tasks))
+    tops = set(plan.tops)
+    for g in plan.groups:
+        for ti, t in enumerate(plan.tasks):
+            outs = _outs(plan.edges, g, ti)
+            if not outs:
                 continue
-            notes.append(f"{file}: row {n}: {r.to} is a 资金管理型直管县: funded by {top} directly "
-                         f"(not through {r.holder}); it counts in {area}'s subtotal")
-            r = r.model_copy(update={"holder": top, "area": area})
-        elif marked and not r.area:
-            problems.append(Problem(file, n, "area", None,
-                                    f"{r.to} is marked 直管县 and funded by {r.holder} directly: "
-                                    "give its prefecture in the area column"))
-            continue
-        area = r.area or r.holder
-        if area == r.to:
-            problems.append(Problem(file, n, "area", r.area, f"{r.to} cannot be its own area"))
-            continue
-        if r.to not in geo.area:
-            geo.area[r.to] = area
-            geo.direct[r.to] = marked or area != r.holder
-            if r.area or marked:
-                geo.explicit.add(r.to)
-        out.append((n, r))
-    if problems:
-        raise ImportRejected(file, problems)
-    return out, geo
-
-
-def unit_levels(batch: Batch, tops: list[str], geo: Geography) -> dict[str, Level | None]:
-    """Each unit's administrative level: a unit already declared keeps its level unless the table
-    states its area (an ``area`` cell or a 直管县 note); a top is a region (a 省: a province);
-    below that one level per step of the area tree; a 直管县 is a county. None: below a township,
-    or under an area the ledger does not know — such a unit is left undeclared."""
-    levels: dict[str, Level | None] = {}
-    for top in tops:
-        known = batch.unit(top)
-        levels[top] = Level(known.level) if known else (
-            Level.PROVINCE if top.endswith("省") else Level.REGION)
-
-    def level_of(unit: str, depth: int = 0) -> Level | None:
-        if unit in levels:
-            return levels[unit]
-        known = batch.unit(unit)
-        if known is not None and unit not in geo.explicit:
-            levels[unit] = Level(known.level)
-        elif geo.direct.get(unit):
-            levels[unit] = Level.COUNTY
-        elif unit not in geo.area or depth > 20:
-            levels[unit] = Level(known.level) if known else None
-        else:
-            above = level_of(geo.area[unit], depth + 1)
-            levels[unit] = None if above in (None, Level.TOWNSHIP) else Level.below(above)
-        return levels[unit]
-
-    for unit in geo.area:
-        level_of(unit)
-    return levels
-
-
-def declare_units(batch: Batch, tops: list[str], geo: Geography, opts: AllocationOptions) -> None:
-    """Record the units' levels and areas in the import's batch: new units, and units whose area
-    the table states; what is recorded already is not restated (``set_unit`` records no change)."""
-    levels = unit_levels(batch, tops, geo)
-    declared = {u: lv for u, lv in levels.items() if lv is not None}
-    for unit in sorted(declared, key=lambda u: declared[u].rank):
-        known = batch.unit(unit)
-        if known is not None and (unit in tops or unit not in geo.explicit):
-            continue
-        level = declared[unit]
-        cmd = build(SetUnitCommand, unit=unit, level=level.value,
-                    area=None if unit in tops else geo.area[unit],
-                    direct_county=bool(geo.direct.get(unit)) and level is Level.COUNTY,
-                    effective_date=opts.effective_date, doc=opts.doc, actor=opts.actor)
-        batch.set_unit(cmd)
+            if g.holder in tops:
+                plan.holder_indicator[(g.holder, t)] = allocation_indicator_id(
+                    opts.doc, None, g.holder, t)
+                continue
+            ins = ins_of.get((g.holder, ti), [])
+            if len(ins) > 1:
+                plan.problems.append(Problem(
+                    file, outs[0][0], t, None,
+                    f"{g.holder} receives {t} on {_rows_text([n for n, _, _ in ins])} and also "
+                    "forwards it; an edge-list table cannot say which of its indicators a forward "
+                    "draws on — split the table by document"))
+                plan.blocked.add((g.holder, t))
+                continue
+            over = _over(file, g.holder, t, ins, outs, opts.unit)
+            if over:
+                plan.problems.append(over)
+                plan.blocked.add((g.holder, t))
+            if ins:
+                plan.holder_indicator[(g.holder, t)] = allocation_indicator_id(
+                    opts.doc, ins[0][2], g.holder, t)
 
 
 @dataclass
 class AllocationPlan:
-    steps: list[Step]
-    problems: list[Problem]
-    blocked: set[str]
-    roots: list[Root]
-    notes: list[str]
-    tops: list[str] = field(default_factory=list)
-    geography: Geography = field(default_factory=Geography)
+    """A checked table, compact: its edges sorted parents first, grouped by holder. The ledger
+    commands are built group by group as they are applied (:meth:`steps`), never all at once."""
+
+    file: str
+    tasks: list[str]
+    edges: list[Edge]
+    groups: list[Group]
+    tops: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    roots: list[Root] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    holder_indicator: dict[tuple[str, str], str] = field(default_factory=dict)
+    blocked: set[tuple[str, str]] = field(default_factory=set)  # (holder, task)
+
+    @property
+    def commands(self) -> int:
+        """How many steps :meth:`steps` yields in all (for the progress bar)."""
+        return len(self.roots) + sum(1 for e in self.edges for ti in range(len(self.tasks)) if e.amount(ti))
+
+    def root_steps(self, app: BudgetLedger, opts: AllocationOptions) -> list[Step]:
+        template = _template(opts)
+        out = []
+        by_top = {g.holder: g for g in self.groups}
+        for root in self.roots:
+            ti = self.tasks.index(root.task)
+            outs = _outs(self.edges, by_top[root.unit], ti)
+            issue = build(IssueCommand, indicator_id=root.indicator_id, unit=root.unit,
+                          task=root.task, amount=sum(a for _, a in outs), **template)
+            out.append(Step(outs[0][0], root.task, None, f"root of {root.unit}, {root.task}: ",
+                            issue_step(app, issue, opts), root.indicator_id))
+        return out
+
+    def steps(self, app: BudgetLedger, opts: AllocationOptions, g: Group) -> Iterator[Step]:
+        """The forwards of one holder's rows, in file order; a cell whose holder has no
+        indicator of its task (reported in planning) gives none."""
+        for e in self.edges[g.start:g.end]:
+            for ti, t in enumerate(self.tasks):
+                cell = e.amount(ti)
+                parent = self.holder_indicator.get((g.holder, t))
+                if not cell or parent is None:
+                    continue
+                ident = allocation_indicator_id(opts.doc, g.holder, e.to, t)
+                fwd = build(ForwardCommand, parent_id=parent, child_id=ident, unit=e.to,
+                            amount=cell, doc=opts.doc, effective_date=opts.effective_date,
+                            actor=opts.actor)
+                yield Step(e.row, t, CELL, f"{g.holder} → {e.to}, {t}: ",
+                           forward_step(app, fwd, opts, g.holder, t), ident, needs=parent)
+
+    def steps_ids(self, opts: AllocationOptions, g: Group) -> Iterator[str]:
+        """The ids :meth:`steps` creates, without building the commands."""
+        for e in self.edges[g.start:g.end]:
+            for ti, t in enumerate(self.tasks):
+                if e.amount(ti) and (g.holder, t) in self.holder_indicator:
+                    yield allocation_indicator_id(opts.doc, g.holder, e.to, t)
+
+    def blocked_ids(self, opts: AllocationOptions, g: Group) -> Iterator[str]:
+        """The indicators a blocked flow of this holder would have created."""
+        for t in self.tasks:
+            if (g.holder, t) in self.blocked:
+                for e in self.edges[g.start:g.end]:
+                    yield allocation_indicator_id(opts.doc, g.holder, e.to, t)
 
 
 def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions) -> AllocationPlan:
-    """Validate an edge-list table and turn it into issue/forward steps (parents first)."""
+    """Validate an edge-list table into a compact plan (parents first); nothing is loaded."""
     notes = list(table.notes)
     cols = table_columns(table, notes)
     expected = expected_totals(opts, cols.tasks)
-    rows = read_rows(table, cols, opts.unit)
-    rows, geo = direct_counties(table.file, rows, notes)
-    rank, tops = shape(table.file, cols, rows)
-    flows = Flows.of(rows, cols.tasks)
-    problems = check_totals(table.file, flows, tops, expected, opts.unit)
-    holder_indicator, blocked = closure(table.file, rows, tops, flows, opts, problems)
-    plan = AllocationPlan([], problems, blocked, [], notes, tops, geo)
-    template = _template(opts)
+    edges = read_rows(table, cols, opts.unit)
+    direct_counties(table.file, edges, notes)
+    rank, tops = shape(table.file, cols, edges)
+    edges.sort(key=lambda e: rank[e.holder])  # stable: file order within a holder
+    plan = AllocationPlan(table.file, cols.tasks, edges, groups(edges), tops, notes=notes)
+    plan.problems += check_totals(table.file, plan, expected, opts.unit)
+    closure(table.file, plan, opts)
+    by_top = {g.holder: g for g in plan.groups}
     for top in tops:
-        for t in cols.tasks:
-            outs = flows.outgoing[(top, t)]
-            total = sum(a for _, a in outs)
-            if not total:
-                continue
-            ident = allocation_indicator_id(opts.doc, None, top, t)
-            issue = build(IssueCommand, indicator_id=ident, unit=top, task=t, amount=total,
-                          **template)
-            plan.roots.append(Root(ident, top, t))
-            plan.steps.append(Step(outs[0][0], t, None, f"root of {top}, {t}: ",
-                                   issue_step(app, issue, opts), ident))
-    raw_cells = dict(table.records())
-    for n, r in sorted(rows, key=lambda nr: (rank[nr[1].holder], nr[0])):
-        for t in cols.tasks:
-            cell = r.amounts.get(t, 0)
-            parent = holder_indicator.get((r.holder, t))
-            if not cell or parent is None:  # no indicator, or reported above (receives nothing)
-                continue
-            ident = allocation_indicator_id(opts.doc, r.holder, r.to, t)
-            fwd = build(ForwardCommand, parent_id=parent, child_id=ident, unit=r.to, amount=cell,
-                        doc=opts.doc, effective_date=opts.effective_date, actor=opts.actor)
-            plan.steps.append(Step(n, t, raw_cells[n][t], f"{r.holder} → {r.to}, {t}: ",
-                                   forward_step(app, fwd, opts, r.holder, t), ident, needs=parent))
+        for ti, t in enumerate(cols.tasks):
+            if any(a for _, a in _outs(edges, by_top[top], ti)):
+                plan.roots.append(Root(allocation_indicator_id(opts.doc, None, top, t), top, t))
     return plan
 
 
@@ -499,12 +313,7 @@ def import_allocations(
     progress: ProgressFactory | None = None,
 ) -> ImportResult:
     plan = plan_allocations(app, table, opts)
-    summary = (f"document {opts.doc} was already imported: every indicator this table creates "
-               "exists (ids are derived from document + from + to + task). Use --skip-existing to "
-               "import only rows that are new")
-    result = run_import(app, table, "allocations", plan.steps, plan.problems, failed=plan.blocked,
-                        progress=progress, already_summary=summary,
-                        finish=lambda b: declare_units(b, plan.tops, plan.geography, opts))
+    result = write_allocations(app, table, plan, opts, progress)
     result.roots = plan.roots
     result.notes = plan.notes
     return result

@@ -4,7 +4,7 @@ every bad row; only a clean file is saved, in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -67,10 +67,13 @@ class ImportResult:
     ids: list[str] = field(default_factory=list)
     roots: list[Root] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was ignored or skipped, said on stderr
+    #: the ids, computed when asked (a million-row allocation table does not hold them)
+    lazy_ids: Callable[[], Iterable[str]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        ids = self.ids if self.lazy_ids is None else list(self.lazy_ids())
         return {"file": self.file, "kind": self.kind, "rows": self.rows, "applied": self.applied,
-                "skipped": self.skipped, "events": self.events, "ids": self.ids,
+                "skipped": self.skipped, "events": self.events, "ids": ids,
                 "roots": [r.as_dict() for r in self.roots], "notes": self.notes}
 
 
@@ -81,7 +84,9 @@ def _strip_option(message: str) -> str:
 
 
 @dataclass
-class _Run:
+class Run:
+    """Applying steps: what was applied, skipped and refused (one run lists every bad row)."""
+
     file: str
     blocked: set[str]
     failed: set[str]
@@ -90,6 +95,9 @@ class _Run:
     skipped: int = 0
     dependants: int = 0
     already: int = 0
+    applied: int = 0
+    keep_ids: bool = True  # else only the skipped ones are kept (the rest derive from the plan)
+    skipped_ids: set[str] = field(default_factory=set)
 
     def step(self, step: Step, batch: Batch) -> None:
         if step.ident in self.blocked:
@@ -100,9 +108,14 @@ class _Run:
                 self.failed.add(step.ident)
             return
         try:
-            self.ids.append(step.run(batch))
+            ident = step.run(batch)
+            self.applied += 1
+            if self.keep_ids:
+                self.ids.append(ident)
         except Skipped:
             self.skipped += 1
+            if not self.keep_ids and step.ident:
+                self.skipped_ids.add(step.ident)
         except (InputError, inv.InvariantViolation) as e:
             if isinstance(e, AlreadyRecorded):
                 self.already += 1
@@ -146,7 +159,7 @@ def apply_steps(
     """Apply every step to one Batch; commit only when no step and no earlier check failed.
     ``preload`` loads what the steps will touch in bulk first (``Batch.preload``); ``finish`` runs
     last in the same Batch (an allocation table's unit levels and areas)."""
-    run = _Run(file, set(failed or ()), set(failed or ()), list(problems))
+    run = Run(file, set(failed or ()), set(failed or ()), list(problems))
     advance = progress("checking rows against the ledger", len(steps)) if progress else None
     with app.batch() as batch:
         if preload is not None:
@@ -165,7 +178,7 @@ def apply_steps(
                                                     invariant=isinstance(e, inv.InvariantViolation))]
                                      ) from None
         events = sum(len(a.pending_events) for a in batch.touched())
-    return ImportResult(file, kind, rows, len(run.ids), run.skipped, events, run.ids)
+    return ImportResult(file, kind, rows, run.applied, run.skipped, events, run.ids)
 
 
 def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],

@@ -15,7 +15,9 @@ Shape rules, applied to both formats:
   value is refused naming sheet, cell, row and column.
 
 CSV text is parsed twice instead of being held as rows: once to check its shape and count rows,
-then row by row as the importer consumes it, so a 100k-row file is never held as cells.
+then row by row as the importer consumes it, so a 100k-row file is never held as cells. A file
+named by path is read from disk on each pass (:func:`table_from_path`), so not even its text is
+held.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ledger.errors import InputError
 from ledger.imports.problems import ImportRejected, Problem, refuse
@@ -76,23 +78,23 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", name: str | None = 
     if sheet is not None:
         raise InputError(f"--sheet: {p.name} is not an .xlsx workbook; --sheet is for .xlsx files",
                          field="sheet")
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise InputError(f"FILE: cannot read {path}: {e.strerror or e}", field="file") from None
-    return table_from_bytes(data, label, encoding=encoding, keys=keys)
+    return table_from_path(p, label, encoding=encoding, keys=keys)
 
 
-def table_from_bytes(data: bytes, label: str, *, encoding: str = "utf-8",
-                     keys: Sequence[str] = ()) -> RawTable:
+def _encoding(encoding: str) -> str:
     enc = encoding.strip().lower().replace("_", "-")
     enc = "utf-8-sig" if enc in ("utf-8", "utf8") else enc
     try:
         codecs.lookup(enc)
     except LookupError:
         raise InputError(f"--encoding: unknown encoding {encoding!r}", field="encoding") from None
+    return enc
+
+
+def _decode(data: bytes, enc: str, encoding: str, label: str) -> str:
+    """The text, or a refusal naming the row and byte offset of the first bad byte."""
     try:
-        text = data.decode(enc)
+        return data.decode(enc)
     except UnicodeDecodeError as e:
         row = data[: e.start].count(b"\n") + 1
         bad = data[e.start : e.start + 2].hex(" ")
@@ -102,30 +104,58 @@ def table_from_bytes(data: bytes, label: str, *, encoding: str = "utf-8",
         raise refuse(
             label, f"not valid {encoding} text (bytes {bad} at byte {e.start}); {hint}", row
         ) from None
-    return table_from_text(text, label, keys=keys)
 
 
-def _csv_rows(text: str, label: str) -> Iterator[tuple[int, Cells, bool]]:
+def table_from_bytes(data: bytes, label: str, *, encoding: str = "utf-8",
+                     keys: Sequence[str] = ()) -> RawTable:
+    return table_from_text(_decode(data, _encoding(encoding), encoding, label), label, keys=keys)
+
+
+def table_from_path(path: Path, label: str, *, encoding: str = "utf-8",
+                    keys: Sequence[str] = ()) -> RawTable:
+    """A CSV file read from disk on every pass, never held: its text (and, while decoding, its
+    bytes) was most of a million-row import's memory. Decoded in pieces first, to refuse bad
+    bytes before anything else (the whole file is read at once only to word that refusal)."""
+    enc = _encoding(encoding)
+    decoder = codecs.getincrementaldecoder(enc)()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        _decode(path.read_bytes(), enc, encoding, label)
+    except OSError as e:
+        raise InputError(f"FILE: cannot read {path}: {e.strerror or e}", field="file") from None
+    return _table(lambda: path.open(encoding=enc, newline=""), label, keys)
+
+
+def _csv_rows(opener: Callable[[], TextIO], label: str) -> Iterator[tuple[int, Cells, bool]]:
     """(row number, trimmed cells, whether a cell ran over several lines) of every CSV row."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            why = f"unreadable CSV: {e}"
-            if "unexpected end of data" in str(e) or "EOF" in str(e):
-                why += " — a quote (\") opened on this row is never closed"
-            raise refuse(label, why, start) from None
-        yield start, [c.strip() for c in row], reader.line_num > start
+    with opener() as fh:
+        reader = csv.reader(fh, strict=True)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                why = f"unreadable CSV: {e}"
+                if "unexpected end of data" in str(e) or "EOF" in str(e):
+                    why += " — a quote (\") opened on this row is never closed"
+                raise refuse(label, why, start) from None
+            yield start, [c.strip() for c in row], reader.line_num > start
 
 
 def table_from_text(text: str, label: str, *, keys: Sequence[str] = ()) -> RawTable:
     """A CSV text as a table: checked for shape now, its rows parsed again when read."""
+    return _table(lambda: io.StringIO(text, newline=""), label, keys)
+
+
+def _table(opener: Callable[[], TextIO], label: str, keys: Sequence[str]) -> RawTable:
     first: list[tuple[int, Cells]] = []
-    for n, cells, _ in _csv_rows(text, label):
+    for n, cells, _ in _csv_rows(opener, label):
         if any(cells):
             first.append((n, cells))
         if len(first) >= HEADER_SEARCH_ROWS:
@@ -133,7 +163,7 @@ def table_from_text(text: str, label: str, *, keys: Sequence[str] = ()) -> RawTa
     header_row, header, notes = find_header(label, first, keys)
     problems: list[Problem] = []
     count = 0
-    for n, cells, multiline in _csv_rows(text, label):
+    for n, cells, multiline in _csv_rows(opener, label):
         if n <= header_row or not any(cells):
             continue
         count += 1
@@ -146,7 +176,7 @@ def table_from_text(text: str, label: str, *, keys: Sequence[str] = ()) -> RawTa
                                     " A cell must be one line"))
 
     def source() -> Iterator[tuple[int, Cells]]:
-        for n, cells, _ in _csv_rows(text, label):
+        for n, cells, _ in _csv_rows(opener, label):
             if n > header_row and any(cells):
                 yield n, cells
 
