@@ -27,8 +27,10 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL_ENV = "BUDGET_LEDGER_SNAPSHOT_INTERVAL"
 #: a project is snapshotted when a save takes its version past a multiple of this (0 = never)
-DEFAULT_INTERVAL = 5
+DEFAULT_INTERVAL = 10
 MANY = 500  # aggregates per bulk query (SQLite allows 32,766 parameters; two per id here)
 
 
@@ -86,11 +88,23 @@ class LedgerSnapshot(Snapshot):
             snap.state["payments"] = PaymentTable(payments)  # the state is take()'s own copy
         return snap
 
+    def mutate(self, _: None) -> Any:
+        agg = super().mutate(None)
+        vouchers, payments = getattr(agg, "vouchers", None), getattr(agg, "payments", None)
+        if vouchers and payments:  # share the payment-id strings, as a replayed project does
+            ids = {pid: pid for pid in payments}
+            agg.vouchers = {v: ids.get(pid, pid) for v, pid in vouchers.items()}
+        return agg
+
 
 register_topic(LedgerSnapshot.TOPIC, LedgerSnapshot)
 
 
 # ---- transcodings for what a project holds ------------------------------------------------------
+
+#: one date object per day: a restored project shares them (as a replayed one shares each
+#: event's date between its payment and its timeline), and parsing is done once per day
+day_of = lru_cache(maxsize=8192)(date.fromisoformat)
 
 
 class TimelineAsList(Transcoding):
@@ -104,7 +118,7 @@ class TimelineAsList(Transcoding):
 
     def decode(self, data: list[list[Any]]) -> Timeline:
         t = Timeline()
-        t.moves = [(date.fromisoformat(day), delta) for day, delta in data]
+        t.moves = [(day_of(day), delta) for day, delta in data]
         t.total = sum(delta for _, delta in t.moves)
         t.last = t.moves[-1][0] if t.moves else None
         return t
@@ -131,7 +145,7 @@ class PaymentStateAsList(Transcoding):
 
     def decode(self, data: list[Any]) -> PaymentState:
         indicator_id, amount, day, reversed_ = data
-        return PaymentState(indicator_id, amount, date.fromisoformat(day), reversed_)
+        return PaymentState(sys.intern(indicator_id), amount, day_of(day), reversed_)
 
 
 class PaymentTableAsList(Transcoding):
@@ -145,7 +159,8 @@ class PaymentTableAsList(Transcoding):
                 for pid, p in obj.payments.items()]
 
     def decode(self, data: list[list[Any]]) -> dict[str, PaymentState]:
-        return {pid: PaymentState(ind, amount, date.fromisoformat(day), rev)
+        intern = sys.intern  # a project's few indicator ids, once each
+        return {pid: PaymentState(intern(ind), amount, day_of(day), rev)
                 for pid, ind, amount, day, rev in data}
 
 
