@@ -89,7 +89,7 @@ class LedgerSnapshot(Snapshot):
         return snap
 
     def mutate(self, _: None) -> Any:
-        agg = super().mutate(None)
+        agg: Any = super().mutate(None)
         vouchers, payments = getattr(agg, "vouchers", None), getattr(agg, "payments", None)
         if vouchers and payments:  # share the payment-id strings, as a replayed project does
             ids = {pid: pid for pid in payments}
