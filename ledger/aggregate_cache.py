@@ -24,7 +24,10 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
 
 Bounded, least recently used out, by an estimate of the memory its aggregates take, in units of
 ~400 bytes: an aggregate weighs its version (the events folded into it) plus ``FIXED`` for its
-fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB).
+fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB; a
+project of 22 events restored from a snapshot ~10 KB, 454 B per event, since its state classes
+are slotted and it shares its dates and ids — it took 14.5 KB before, which made the default
+bound ~250 MB rather than the ~170 MB it says: docs/performance.md, "Snapshots").
 ``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 420,000 units, ~170 MB: at the
 benchmark's scale 0.1 every project; 0 turns it off). A bound in aggregates (20,000) took the
 benchmark at scale 1.0 to 314 MB for no hits, its 150,000 projects visited round-robin; one in

@@ -162,3 +162,25 @@ def test_every_way_of_loading_agrees_on_both_stores(
     assert state(app.repository.get(KEY, projector_func=fold)) == state(full)
     assert loaded[Project.uuid_for("P2")].version == 1
     app.close()
+
+
+def test_a_read_only_store_from_before_snapshots_still_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its snapshot table cannot be created there: the store opens without snapshots."""
+    import shutil
+    import subprocess
+
+    db = tmp_path / "l.db"
+    monkeypatch.setenv(INTERVAL_ENV, "0")  # a store as written before snapshots existed
+    open_ledger(db).close()
+    monkeypatch.setenv(INTERVAL_ENV, "2")
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here: cannot make a read-only store")
+    try:
+        app = BudgetLedger.open(str(db))
+        assert app.snapshots is None
+        assert app.get_project("P1").lines["R1"].allocated == 100_0000_00
+        app.close()
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], capture_output=True)
