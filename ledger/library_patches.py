@@ -34,6 +34,11 @@ changed library silently break the hash chain, the retry bound or the recorded-a
    ``ProcessingEvent`` itself and calls the same private steps ``save`` calls, in its order
    (``_record``, ``_take_snapshots``, ``_notify``, ``notify``). :func:`check_library` checks
    that ``save`` still consists of exactly those calls.
+6. Snapshots (:mod:`ledger.snapshots`): ``BudgetLedger`` overrides the private
+   ``Application._take_snapshots(processing_event)`` hook (one of the steps above) to snapshot
+   projects from memory instead of reloading them; the bulk snapshot read uses the snapshot
+   recorder's ``datastore`` and ``events_table_name`` as :mod:`ledger.integrity` uses the events
+   recorder's. A snapshot restores through the public ``Snapshot.take``/``mutate``.
 """
 
 from __future__ import annotations
