@@ -24,9 +24,15 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
 
 Bounded, least recently used out, by an estimate of the memory its aggregates take, in units of
 ~400 bytes: an aggregate weighs its version (the events folded into it) plus ``FIXED`` for its
-fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB).
-``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 420,000 units, ~170 MB: at the
-benchmark's scale 0.1 every project; 0 turns it off). A bound in aggregates (20,000) took the
+fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB; a
+project of 22 events restored from a snapshot ~10 KB, 454 B per event, since its state classes
+are slotted and it shares its dates and ids — it took 14.5 KB before, which made the default
+bound ~250 MB rather than the ~170 MB it says: docs/performance.md, "Snapshots").
+``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 300,000 units, ~120 MB: at the
+benchmark's scale 0.1 every project until its last pass, most of them in it; 0 turns it off). 420,000 (~170 MB)
+took the benchmark at scale 1.0 to a peak of 338 MB, and 271 MB at the end of its import on
+this branch, where the cache brings no hits; since snapshots a miss costs a snapshot read and a
+few events, not a whole history, so the smaller bound costs less. A bound in aggregates (20,000) took the
 benchmark at scale 1.0 to 314 MB for no hits, its 150,000 projects visited round-robin; one in
 events alone let the 150,000 young projects of its second phase take 200 MB.
 """
@@ -44,7 +50,7 @@ from eventsourcing.domain import Aggregate
 from ledger.errors import InputError
 
 CACHE_ENV = "BUDGET_LEDGER_AGGREGATE_CACHE"
-DEFAULT_SIZE = 420_000  # units of ~400 bytes (see the module's docstring)
+DEFAULT_SIZE = 300_000  # units of ~400 bytes (see the module's docstring)
 FIXED = 3  # an aggregate's fixed part, in the same units
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000

@@ -15,8 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from itertools import groupby
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -39,6 +37,7 @@ from ledger.library_patches import (  # noqa: F401 - fold re-exported
     stamp_recorded_at,
 )
 from ledger.project import Project
+from ledger.snapshots import load_many, register_transcodings, snapshot_interval, take_snapshots
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
 from ledger.terms import IndicatorTerms
 from ledger.transcodings import DateAsISO, DatetimeAsISOOnce, IndicatorTermsAsDict
@@ -150,16 +149,12 @@ class Batch:
                 missing.append(key)
             else:
                 held[ident] = agg
-        select = getattr(self.app.recorder, "select_events_of_many", None)
-        if not missing or select is None:
+        if not missing or not hasattr(self.app.recorder, "select_events_of_many"):
             return 0
-        to_event = self.app.mapper.to_domain_event
-        found: set[UUID] = set()
-        for key, stored in groupby(select(missing), key=attrgetter("originator_id")):
-            agg = fold(None, map(to_event, stored))
+        found = load_many(self.app, missing)  # latest snapshots + the events after them
+        for key, agg in found.items():
             held, ident = wanted[key]
             held[ident] = agg
-            found.add(key)
         # Not in the store as of this batch's view: a new id needs no second look (_check_new).
         # Another writer creating it before our save makes the save fail on (id, version 1).
         self.absent.update(k for k in missing if k not in found)
@@ -435,11 +430,24 @@ class BudgetLedger(Application[UUID]):
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
         check_reachable(config)
+        every = snapshot_interval()  # ledger/snapshots.py: projects only, from memory
+        self.snapshot_intervals: dict[type[Aggregate], int] = {Project: every} if every else {}
         try:
-            super().__init__(env=dict(config.env))
+            super().__init__(env={**config.env, "IS_SNAPSHOTTING_ENABLED": "y" if every else "n"})
         except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
         self.aggregate_cache = AggregateCache(self.recorder, cache_size())
+
+    def construct_snapshot_store(self) -> Any:
+        """The library's snapshot store, or None on a read-only copy made before snapshots
+        existed (its table cannot be created there; nothing would be written anyway)."""
+        try:
+            return super().construct_snapshot_store()
+        except (PersistenceError, sqlite3.DatabaseError) as e:
+            if "readonly" not in str(e) and "read-only" not in str(e):
+                raise
+            self.snapshot_intervals = {}
+            return None
 
     @classmethod
     def open(cls, url: str | None = None) -> BudgetLedger:
@@ -450,6 +458,11 @@ class BudgetLedger(Application[UUID]):
         transcoder.register(DatetimeAsISOOnce())
         transcoder.register(DateAsISO())
         transcoder.register(IndicatorTermsAsDict())
+        register_transcodings(transcoder)  # a project's state, for its snapshots
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """The library's hook after each save: snapshots taken from memory (ledger/snapshots.py)."""
+        take_snapshots(self, processing_event)
 
     # ---- running commands ------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -150,19 +150,27 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
         return positions
 
-    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+    def select_events_of_many(self, originator_ids: Sequence[UUID],
+                              after: Mapping[UUID, int] | None = None) -> list[StoredEvent]:
         """Every event of these aggregates in one query, by originator then version (bulk
-        loading: ``Batch.preload``; one ``select_events`` per aggregate cost ~0.2 ms each)."""
+        loading: ``Batch.preload``; one ``select_events`` per aggregate cost ~0.2 ms each).
+        ``after``: only the events above this version of an aggregate (its snapshot's)."""
         out: list[StoredEvent] = []
         convert = self.convert_originator_id
+        after = after or {}
         for i in range(0, len(originator_ids), MANY):
-            ids = [o.hex for o in originator_ids[i:i + MANY]]
+            part = originator_ids[i:i + MANY]
+            params: list[Any] = []
+            for o in part:
+                params += (o.hex, after.get(o, 0))
             with self.datastore.transaction(commit=False) as c:
+                # CROSS JOIN: SQLite keeps the wanted ids as the outer loop (a seek each)
                 c.execute(
-                    f"SELECT originator_id, originator_version, topic, state FROM "
-                    f"{self.events_table_name} WHERE originator_id IN "
-                    f"({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
-                    ids,
+                    f"WITH w(id, v) AS (VALUES {','.join(['(?,?)'] * len(part))}) "
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM w "
+                    f"CROSS JOIN {self.events_table_name} AS e ON e.originator_id = w.id "
+                    f"AND e.originator_version > w.v ORDER BY e.originator_id, e.originator_version",
+                    params,
                 )
                 out.extend(StoredEvent(convert(r[0]), r[1], r[2], r[3]) for r in c.fetchall())
         return out

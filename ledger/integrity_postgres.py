@@ -6,7 +6,7 @@ in APPLICATION_RECORDER_TOPIC, and the library imports it when it builds the rec
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -46,8 +46,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             ).format(schema, table)
         )
         self._sql_select_many = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, v) JOIN {}.{} AS e "
+            "ON e.originator_id = w.id AND e.originator_version > w.v "
+            "ORDER BY e.originator_id, e.originator_version"
         ).format(schema, Identifier(self.events_table_name))
         cols = SQL("position, prev_position, content_hash, chain_hash")
         self._sql_head = SQL("SELECT {} FROM {}.{} ORDER BY position DESC LIMIT 1").format(
@@ -131,12 +133,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self._sql_insert_chain, [list(col) for col in zip(*rows, strict=True)])
         return ids
 
-    def select_events_of_many(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of these aggregates in one query, by originator then version."""
+    def select_events_of_many(self, originator_ids: Sequence[UUID],
+                              after: Mapping[UUID, int] | None = None) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by originator then version; ``after``:
+        only the events above this version of an aggregate (its snapshot's)."""
         out: list[StoredEvent] = []
+        after = after or {}
         for i in range(0, len(originator_ids), MANY):
+            part = list(originator_ids[i:i + MANY])
             with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(self._sql_select_many, [list(originator_ids[i:i + MANY])])
+                curs.execute(self._sql_select_many, [part, [after.get(o, 0) for o in part]])
                 out.extend(StoredEvent(r["originator_id"], r["originator_version"], r["topic"],
                                        bytes(r["state"])) for r in curs.fetchall())
         return out

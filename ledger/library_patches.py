@@ -12,7 +12,8 @@ changed library silently break the hash chain, the retry bound or the recorded-a
    is that an event's ``mutate(aggregate)`` returns the next state.
 2. :func:`stamp_recorded_at` rewrites the *pending* events of the aggregates about to be saved
    (``Aggregate.pending_events`` is a list the library owns; events are frozen dataclasses with a
-   ``timestamp`` field; ``Aggregate.Event.create_timestamp``), so that one save has one
+   ``timestamp`` field; ``Aggregate.Event.create_timestamp``; an aggregate created in the save
+   gets the same time in ``_created_on``, which ``BaseAggregate.__init__`` sets), so that one save has one
    recorded-at time and "known at T" is a whole-transaction question. The pending events are set
    in place (``object.__setattr__`` on the frozen dataclass: ``dataclasses.replace`` cost 7 % of
    a payments import); nothing else holds them before the save.
@@ -40,6 +41,11 @@ changed library silently break the hash chain, the retry bound or the recorded-a
    (``_insert_events``, ``_insert_stored_events`` — which takes the table lock —,
    ``_fetch_ids_after_insert_events``) on the held connection. :func:`check_postgres_hooks`
    checks that ``_insert_stored_events(curs, stored_events)`` is still there.
+7. Snapshots (:mod:`ledger.snapshots`): ``BudgetLedger`` overrides the private
+   ``Application._take_snapshots(processing_event)`` hook (one of the steps above) to snapshot
+   projects from memory instead of reloading them; the bulk snapshot read uses the snapshot
+   recorder's ``datastore`` and ``events_table_name`` as :mod:`ledger.integrity` uses the events
+   recorder's. A snapshot restores through the public ``Snapshot.take``/``mutate``.
 """
 
 from __future__ import annotations
@@ -183,7 +189,10 @@ def stamp_recorded_at(aggregates: Iterable[Aggregate], now: Any = None) -> None:
             continue
         for ev in pending:
             setattr_(ev, "timestamp", now)
-        agg.modified_on = now  # as a reload would have it (the cache keeps this object)
+        # as a reload would have it: the cache keeps this object and a snapshot is taken from it
+        agg.modified_on = now
+        if pending[0].originator_version == 1:  # created in this save: its Created event's time
+            agg._created_on = now  # no public setter; the attribute __init__ sets
 
 
 check_library()

@@ -43,14 +43,16 @@ class PayeeKind(StrEnum):
     FISCAL_ACCOUNT = "fiscal-account"
 
 
-@dataclass
+# Slotted: the aggregate cache keeps thousands of projects, each with one PaymentState per
+# payment (a slotted instance is about half the size of one with a __dict__).
+@dataclass(slots=True)
 class FundingLine:
     allocated: int = 0  # net of releases
     paid: int = 0  # net of reversals
     unpaid: Timeline = field(default_factory=Timeline)  # allocated − paid, by business date
 
 
-@dataclass
+@dataclass(slots=True)
 class PaymentState:
     indicator_id: str
     amount: int
