@@ -3,7 +3,7 @@
 An import of monthly payment files, or the benchmark's passes, touches the same projects again
 and again; reloading one is a SELECT plus a replay of its whole history, which cost ~40 % of a
 payments import (docs/performance.md, "Write path"). :class:`AggregateCache` keeps the aggregates
-a :class:`~ledger.application.Batch` used once that batch has committed, and hands each out again
+a :class:`~ledger.batch.Batch` used once that batch has committed, and hands each out again
 to ONE later batch (``take`` removes it: no copy, and a batch that fails — an invariant refused,
 a conflict, an exception — never puts its half-mutated aggregates back).
 

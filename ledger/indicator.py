@@ -196,7 +196,7 @@ class Indicator(Aggregate):
 
     # ---- checks (no state change) ----------------------------------------------------------
     # A command that touches two aggregates (forward, allocate, deallocate, recover, pool) is
-    # orchestrated by the Batch (ledger/application.py): it runs both aggregates' checks, then
+    # orchestrated by the Batch (ledger/batch.py): it runs both aggregates' checks, then
     # calls both aggregates' movement methods below, which only trigger their own events. So
     # nothing is triggered unless every check of the command passed, and each check runs once.
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from ledger.application import Batch, fewer_collections
+from ledger.batch import Batch, fewer_collections
 from ledger.errors import StoreUnavailable
 from ledger.indicator import Indicator
 from ledger.library_patches import save_aggregates, stamp_recorded_at

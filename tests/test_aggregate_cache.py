@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ledger.aggregate_cache import CACHE_ENV, FIXED
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import PayCommand, build
 from ledger.errors import InputError, StoreUnavailable
 from ledger.invariants import InvariantViolation

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from ledger.application import MAX_ATTEMPTS, Batch, BudgetLedger
+from ledger.application import MAX_ATTEMPTS, BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import PayCommand, build
 from ledger.errors import StoreUnavailable
 from ledger.integrity import verify_chain

@@ -22,7 +22,8 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import select
 
 from cli.main import cli
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import ForwardCommand, build
 from ledger.imports.lookups import indicators_by_document
 from ledger.terms import IndicatorTerms

@@ -11,7 +11,8 @@ from eventsourcing.persistence import OperationalError
 
 from cli.main import cli, register
 from ledger import application
-from ledger.application import MAX_ATTEMPTS, Batch, BudgetLedger
+from ledger.application import MAX_ATTEMPTS, BudgetLedger
+from ledger.batch import Batch
 from ledger.errors import StoreUnavailable
 from tests.helpers import issue
 

@@ -12,7 +12,8 @@ from eventsourcing.persistence import OperationalError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import (
     DeallocateCommand,
     ProgressCommand,

@@ -12,7 +12,8 @@ import pytest
 import ledger.indicator
 import ledger.project
 from ledger import invariants as inv
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import (
     AllocateCommand,
     DeallocateCommand,

@@ -1,7 +1,7 @@
 """Bulk imports (批量导入): allocation tables, projects with funding lines, payments.
 
 An application service above the write side: it turns a file into ledger commands and runs them in
-one :class:`~ledger.application.Batch`. Its look-ups go to the event store (by deterministic id, or
+one :class:`~ledger.batch.Batch`. Its look-ups go to the event store (by deterministic id, or
 the log's indicator-creation events) — never to a read model. A file goes through four steps, and
 nothing is written unless every row passes all of them:
 

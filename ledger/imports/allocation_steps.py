@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ledger import invariants as inv
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import ForwardCommand, IssueCommand
 from ledger.imports.lookups import indicator_exists
 from ledger.imports.problems import AlreadyRecorded, RowError, Skipped

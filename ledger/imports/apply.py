@@ -1,4 +1,4 @@
-"""Applying planned steps: every command to ONE :class:`~ledger.application.Batch`, i.e. against the
+"""Applying planned steps: every command to ONE :class:`~ledger.batch.Batch`, i.e. against the
 ledger *plus the rows before it*. A refused row is reported and the next one tried, so one run lists
 every bad row; only a clean file is saved, in one transaction."""
 
@@ -10,7 +10,8 @@ from datetime import date
 from typing import Any
 
 from ledger import invariants as inv
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.errors import InputError
 from ledger.imports.problems import (
     AlreadyRecorded,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import PayCommand, build
 from ledger.imports.apply import ImportResult, ProgressFactory, Step, run_import
 from ledger.imports.problems import AlreadyRecorded, Problem, RowError, Skipped

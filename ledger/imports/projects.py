@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger import invariants as inv
-from ledger.application import Batch, BudgetLedger
+from ledger.application import BudgetLedger
+from ledger.batch import Batch
 from ledger.commands import AddProjectCommand, AllocateCommand, build
 from ledger.imports.apply import ImportResult, ProgressFactory, Step, run_import
 from ledger.imports.lookups import indicators_by_document, project_exists
