@@ -158,10 +158,28 @@ class Indicator(Aggregate):
     ) -> Indicator:
         """转下达, receiving side: the child a forward creates, with ``terms`` from
         :meth:`child_terms` (checked there) and the parent's unit as issuer and root."""
+        return cls._child(cls.Received, parent, child_id, unit, amount, terms, doc,
+                          effective_date, actor)
+
+    @classmethod
+    def receive_pool(
+        cls, *, parent: Indicator, pool_id: str, amount: int, effective_date: date, actor: str,
+        doc: str,
+    ) -> Indicator:
+        """收回统筹, the pool's side: a child of ``parent`` held by the same unit, same terms."""
+        return cls._child(cls.PoolReceived, parent, pool_id, parent.unit, amount, parent.terms,
+                          doc, effective_date, actor)
+
+    @classmethod
+    def _child(
+        cls, event: Any, parent: Indicator, ident: str, unit: str, amount: int,
+        terms: IndicatorTerms, doc: str, effective_date: date, actor: str,
+    ) -> Indicator:
+        """A child indicator of ``parent``: issued by the parent's unit, under the parent's root."""
         return cls._create(
-            cls.Received,
-            id=cls.uuid_for(child_id),
-            indicator_id=child_id,
+            event,
+            id=cls.uuid_for(ident),
+            indicator_id=ident,
             unit=unit,
             issuer=parent.unit,
             amount=amount,
@@ -171,27 +189,6 @@ class Indicator(Aggregate):
             parent_id=parent.indicator_id,
             root_id=parent.root_id,
             terms=terms,
-        )
-
-    @classmethod
-    def receive_pool(
-        cls, *, parent: Indicator, pool_id: str, amount: int, effective_date: date, actor: str,
-        doc: str,
-    ) -> Indicator:
-        """收回统筹, the pool's side: a child of ``parent`` held by the same unit, same terms."""
-        return cls._create(
-            cls.PoolReceived,
-            id=cls.uuid_for(pool_id),
-            indicator_id=pool_id,
-            unit=parent.unit,
-            issuer=parent.unit,
-            amount=amount,
-            doc=doc,
-            effective_date=effective_date,
-            actor=actor,
-            parent_id=parent.indicator_id,
-            root_id=parent.root_id,
-            terms=parent.terms,
         )
 
     # ---- checks (no state change) ----------------------------------------------------------
