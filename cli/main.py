@@ -208,7 +208,9 @@ def register() -> None:
 
 def main() -> None:
     try:
-        import ledger.library_patches  # noqa: F401 - checks the patched library (exit 5 if wrong)
+        from ledger.library_version import check_version
+
+        check_version()  # the patched library's version (exit 5 if wrong); its hooks: on first use
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as e:  # noqa: BLE001 - the boundary covers start-up too

@@ -65,9 +65,17 @@ def query_options(formats: tuple[str, ...] = FORMATS) -> Callable[[Any], Any]:
 
 def live_engine(ctx: Context) -> Engine:
     """The read models, caught up with the log; rebuilt first (and said so) when they were
-    written by an earlier version. A read-only store (an auditor's copy) answers from the read
+    written by an earlier version. Current read models of a SQLite store are used as they are,
+    without opening the event store. A read-only store (an auditor's copy) answers from the read
     models it holds, saying how far they lag behind its log."""
     from sqlalchemy.exc import OperationalError
+
+    from ledger.store import parse_store_url
+    from projections.db import current_engine
+
+    current = current_engine(parse_store_url(ctx.db))
+    if current is not None:  # nothing to catch up: the event store is not even opened
+        return current
 
     from projections.updater import Projector, ReadModelsOutdated
 

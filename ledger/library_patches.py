@@ -1,10 +1,12 @@
 """Every place the ledger reaches past `eventsourcing`'s public API, in one module.
 
 The library is pinned exactly (``eventsourcing[postgres]==9.5.6`` in pyproject.toml) because of
-what is listed here; each item says why it exists. :func:`check_library` runs when this module is
-imported — that is, when :mod:`ledger.application` is — and stops the program with a clear
-message on any other version, or when a private hook below is missing, instead of letting a
-changed library silently break the hash chain, the retry bound or the recorded-at times.
+what is listed here; each item says why it exists. The CLI checks the installed version at
+start-up (:mod:`ledger.library_version`, without importing the library); :func:`check_library`
+runs when this module is imported — that is, when :mod:`ledger.application` is, before the
+library is used — and stops the program with a clear message on any other version, or when a
+private hook below is missing, instead of letting a changed library silently break the hash
+chain, the retry bound or the recorded-at times.
 
 1. :func:`fold` replaces ``Repository.get``'s default ``project_aggregate``: the library checks a
    runtime Protocol with ``isinstance`` on every event, which cost a quarter of a payments import
@@ -51,26 +53,17 @@ changed library silently break the hash chain, the retry bound or the recorded-a
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-LIBRARY = "eventsourcing"
-WRITTEN_FOR = "9.5.6"
+from ledger.library_version import LIBRARY, WRITTEN_FOR, LibraryMismatch, check_version
+from ledger.library_version import mismatch as _fail
 
-
-class LibraryMismatch(RuntimeError):
-    """The installed eventsourcing is not the one these patches were written for."""
-
-
-def _fail(what: str) -> LibraryMismatch:
-    return LibraryMismatch(
-        f"budget-ledger patches {LIBRARY} {WRITTEN_FOR} (see ledger/library_patches.py) but "
-        f"{what}; install the pinned version: pip install '{LIBRARY}[postgres]=={WRITTEN_FOR}'"
-    )
+__all__ = ["LIBRARY", "WRITTEN_FOR", "LibraryMismatch", "check_library", "check_postgres_hooks",
+           "fold", "postgres_insert_events_without_retries", "save_aggregates", "stamp_recorded_at"]
 
 
 def _calls(fn: Any, hook: str) -> bool:
@@ -98,9 +91,7 @@ def check_library(version: str | None = None) -> None:
     The PostgreSQL hooks are checked only when that module is importable (``psycopg`` is
     loaded by :mod:`ledger.integrity_postgres`, for PostgreSQL stores).
     """
-    found = version if version is not None else importlib.metadata.version(LIBRARY)
-    if found != WRITTEN_FOR:
-        raise _fail(f"{found} is installed")
+    check_version(version)
     if not callable(getattr(Aggregate.Event, "create_timestamp", None)):
         raise _fail("Aggregate.Event.create_timestamp is gone")
     if not dataclasses.is_dataclass(Aggregate.Event) or "timestamp" not in {

@@ -50,6 +50,42 @@ def scratch_engine() -> Engine:
     )
 
 
+# The library's table of stored events in a SQLite store (its default name).
+SQLITE_EVENTS_TABLE = "stored_events"
+
+
+def current_engine(config: StoreConfig) -> Engine | None:
+    """The read models of a SQLite store when they are current — written by this schema version
+    and caught up with the end of the log — found with one SQL query, without opening the event
+    store: a query on current read models then never imports ``eventsourcing`` nor the
+    aggregates (about a quarter of its start-up). ``None`` when they are not current, or the
+    store is anything but a readable SQLite ledger: the caller opens the store, which catches
+    up, rebuilds, or says what is wrong."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import DBAPIError
+
+    from projections.tables import POSITION_NAME, SCHEMA_VERSION
+
+    path = config.sqlite_path
+    if config.kind != "sqlite" or not path or not Path(path).is_file():
+        return None
+    engine = engine_for(config)
+    try:
+        with engine.connect() as conn:
+            version, position, end = conn.exec_driver_sql(
+                "SELECT (SELECT value FROM rm_meta WHERE key = 'schema_version'), "
+                "(SELECT position FROM rm_position WHERE name = ?), "
+                f"(SELECT max(rowid) FROM {SQLITE_EVENTS_TABLE})", (POSITION_NAME,)).one()
+    except DBAPIError:
+        engine.dispose()
+        return None
+    if version != str(SCHEMA_VERSION) or position is None or position != (end or 0):
+        engine.dispose()
+        return None
+    return engine
+
+
 CHUNK = 500
 
 

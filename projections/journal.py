@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
 )
 
-from ledger.movements import AVAILABLE_SIGNS, BUCKETS
+from ledger.buckets import AVAILABLE_SIGNS, BUCKETS
 from projections.db import chunks
 from projections.stored_state import fixed_utc
 from projections.tables import (

@@ -52,7 +52,8 @@ class Cols:
             raise AttributeError(f"{self.__tablename__} has no column {name!r}") from None
 
 
-# The last notification id applied to the read models.
+# The last notification id applied to the read models (one row, named POSITION_NAME).
+POSITION_NAME = "main"
 Position = Cols(Table(
     "rm_position", metadata,
     Column("name", String(40), primary_key=True),
@@ -66,7 +67,7 @@ Meta = Cols(Table(
     Column("value", String(200), nullable=False),
 ))
 
-# One movement of money (分录). ``bucket`` is one of ``ledger.movements.BUCKETS``.
+# One movement of money (分录). ``bucket`` is one of ``ledger.buckets.BUCKETS``.
 JournalRow = Cols(Table(
     "rm_journal", metadata,
     Column("position", PositionKey, primary_key=True),

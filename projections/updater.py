@@ -42,12 +42,10 @@ from projections.tables import (
     Position,
     ProjectRow,
 )
+from projections.tables import POSITION_NAME as POSITION_NAME
 
 if TYPE_CHECKING:
     from ledger.application import BudgetLedger
-
-POSITION_NAME = "main"
-
 
 class UndecodableEvent(LedgerError):
     """A stored event the read models cannot understand (edited bytes, unknown topic): the store

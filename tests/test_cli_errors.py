@@ -204,8 +204,7 @@ def test_a_wrong_library_version_stops_start_up_with_one_line_and_exit_5(tmp_pat
     import subprocess
     import sys
 
-    code = ("import importlib.metadata as m; real = m.version; "
-            "m.version = lambda name: '9.9.9' if name == 'eventsourcing' else real(name); "
+    code = ("import ledger.library_version as v; v.installed_version = lambda: '9.9.9'; "
             "from cli.main import main; main()")
     res = subprocess.run([sys.executable, "-c", code, "--db", str(tmp_path / "l.db"), "balance"],
                          capture_output=True, text=True, timeout=60,

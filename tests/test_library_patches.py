@@ -52,8 +52,7 @@ def test_the_patches_are_still_importable_from_the_application() -> None:
 
 
 def test_start_up_fails_loudly_on_another_version() -> None:
-    code = ("import importlib.metadata as m; real = m.version; "
-            "m.version = lambda name: '9.9.9' if name == 'eventsourcing' else real(name); "
+    code = ("import ledger.library_version as v; v.installed_version = lambda: '9.9.9'; "
             "import ledger.application")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
@@ -93,3 +92,11 @@ def test_save_aggregates_records_like_save(tmp_path: object) -> None:
     assert not root.pending_events and not child.pending_events
     assert app.get_indicator("C").received == 100_000
     app.close()
+
+
+def test_the_start_up_version_check_reads_what_importlib_metadata_reads() -> None:
+    import importlib.metadata
+
+    from ledger.library_version import installed_version
+
+    assert installed_version() == importlib.metadata.version("eventsourcing") == WRITTEN_FOR

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from ledger.buckets import AVAILABLE_SIGNS
 from ledger.money import format_yuan
-from ledger.movements import AVAILABLE_SIGNS
 from projections import journal as jn
 from projections.audit.config import ALL, RuleConfig, RulesConfig
 from projections.journal import LIVE, View
