@@ -67,3 +67,29 @@ def test_bom_starts_csv_with_a_utf8_byte_order_mark(tmp_path: object) -> None:
     assert env.stdout_bytes.startswith(b"\xef\xbb\xbf")
     js = runner.invoke(cli, ["--db", db, "--bom", "--format", "json", "balance"])
     assert js.stdout_bytes.startswith(b"[")  # the BOM is for CSV only
+
+
+def test_a_long_table_is_printed_plainly_aligned_and_complete(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over PLAIN_ROWS rows: no box, one line per row, columns aligned by display width (a CJK
+    character is two cells), amounts right-aligned with separators, nothing folded."""
+    from rich.cells import cell_len
+
+    import cli.render as render
+
+    monkeypatch.setattr(render, "PLAIN_ROWS", 2)
+    rows = [{**ROWS[0], "unit": unit, "paid": paid}
+            for unit, paid in (("堆龙德庆区", "14080000.50"), ("拉萨市", "5.00"), ("X", "0.00"))]
+    emit(rows, "table", title="balance (元)")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "balance (元)" and len(lines) == 2 + 1 + 3
+    assert lines[1].split() == ["indicator", "unit", "task", "received", "paid", "ratio", "year"]
+    assert set(lines[2]) <= {"─", " "}
+    assert "180,000,000,000.00" in lines[3] and "14,080,000.50" in lines[3]
+    # the paid column ends at the same display column on every line (right-aligned)
+    ends = {cell_len(line[: line.rindex(p) + len(p)])
+            for line, p in zip(lines[3:], ("14,080,000.50", "5.00", "0.00"), strict=True)}
+    assert len(ends) == 1
+    # the year column starts at the same display column on every line (left-aligned after CJK)
+    starts = {cell_len(line[: line.rindex("2025")]) for line in lines[3:]}
+    assert len(starts) == 1 and "┃" not in "".join(lines)
