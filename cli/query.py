@@ -308,7 +308,14 @@ def trace(ctx: Context, ident: str, up: bool, fmt: str | None, as_of: date | Non
 
 
 def _stored_fields(ctx: Context, engine: Engine) -> Any:
-    """Each event's own fields, read from the event store by position."""
+    """Each event's own fields, read from the event store by position (on SQLite from the file
+    the read models are in, without opening the store)."""
+    from ledger.store import parse_store_url
+
+    if parse_store_url(ctx.db).kind == "sqlite":
+        from projections.db import sqlite_states
+
+        return lambda positions: sqlite_states(engine, positions)
     from projections.updater import Projector
 
     return Projector(ctx.app, engine).states

@@ -86,6 +86,20 @@ def current_engine(config: StoreConfig) -> Engine | None:
     return engine
 
 
+def sqlite_states(engine: Engine, positions: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored fields of the events at ``positions``, read from a SQLite store's own file
+    through the read models' engine: ``history`` and ``log`` on current read models need not open
+    the event store (see :func:`current_engine`)."""
+    from projections.stored_state import decode_state, states_query
+
+    out: dict[int, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in chunks(positions):
+            for pos, state in conn.exec_driver_sql(states_query(SQLITE_EVENTS_TABLE, "rowid", chunk)):
+                out[int(pos)] = decode_state(bytes(state) if not isinstance(state, str) else state)
+    return out
+
+
 CHUNK = 500
 
 

@@ -15,6 +15,7 @@ new path, ``$.terms._data_.year``, with the old, ``$.year``.)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.terms import TERMS_FIELD, TRANSCODING_NAME
@@ -62,3 +63,10 @@ def decode_state(state: bytes | str) -> dict[str, Any]:
     terms flattened (for ``history`` and ``log``)."""
     raw = flatten_terms(json.loads(state))
     return {k: _value(v) for k, v in raw.items()}
+
+
+def states_query(table: str, pos: str, positions: Sequence[int]) -> str:
+    """SQL for the stored states of the events at ``positions`` (``pos``: the table's position
+    column, ``rowid`` on SQLite); each row is ``(pos, state)``."""
+    listed = ", ".join(str(int(p)) for p in positions)
+    return f"SELECT {pos} AS pos, state FROM {table} WHERE {pos} IN ({listed})"

@@ -31,7 +31,13 @@ from ledger.topics import event_name
 from ledger.unit import Unit as _Unit
 from projections import sql_fast_path
 from projections.db import chunks
-from projections.stored_state import TRANSCODED, decode_state, fixed_utc, flatten_terms
+from projections.stored_state import (
+    TRANSCODED,
+    decode_state,
+    fixed_utc,
+    flatten_terms,
+    states_query,
+)
 from projections.tables import (
     ALL_TABLES,
     INDEXES,
@@ -412,8 +418,7 @@ class Projector:
         out: dict[int, dict[str, Any]] = {}
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             for chunk in chunks(positions):
-                listed = ", ".join(str(int(p)) for p in chunk)
-                curs.execute(f"SELECT {pos} AS pos, state FROM {table} WHERE {pos} IN ({listed})")
+                curs.execute(states_query(table, pos, chunk))
                 for r in curs.fetchall():
                     out[int(r["pos"])] = decode_state(bytes(r["state"]))
         return out

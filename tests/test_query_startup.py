@@ -25,10 +25,12 @@ def ledger_with_one_issue(path: Path, caught_up: bool = True) -> BudgetLedger:
     return app
 
 
-def loaded_by_a_query(db: Path) -> tuple[str, list[str]]:
-    """What `budget-ledger --db DB balance 拉萨市` prints, and which modules it loaded."""
+def loaded_by_a_query(db: Path, *args: str) -> tuple[str, list[str]]:
+    """What `budget-ledger --db DB ARGS` (default: balance 拉萨市) prints, and which modules it
+    loaded."""
+    argv = ["budget-ledger", "--db", str(db), *(args or ("balance", "拉萨市"))]
     code = ("import sys; from cli.main import main; "
-            f"sys.argv = ['budget-ledger', '--db', {str(db)!r}, 'balance', '拉萨市']\n"
+            f"sys.argv = {argv!r}\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'eventsourcing' "
             "or m in ('ledger.indicator', 'ledger.project', 'ledger.application')), file=sys.stderr)")
@@ -42,6 +44,11 @@ def test_current_read_models_are_used_without_opening_the_store(tmp_path: Path) 
     out, loaded = loaded_by_a_query(db)
     assert "1,000,000.00" in out
     assert loaded == []
+    # history and log read each event's own fields from the same file
+    for args in (("history", "R"), ("--format", "json", "log")):
+        out, loaded = loaded_by_a_query(db, *args)
+        assert "拉萨市" in out and "Indicator.Issued" in out and "100万" not in out, out
+        assert loaded == []
 
 
 def test_read_models_behind_the_log_are_caught_up_first(tmp_path: Path) -> None:
