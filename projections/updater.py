@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, inspect, literal, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex
 
 from ledger.errors import LedgerError
 from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
@@ -34,6 +34,7 @@ from projections.db import chunks
 from projections.stored_state import TRANSCODED, decode_state, fixed_utc, flatten_terms
 from projections.tables import (
     ALL_TABLES,
+    DATA_TABLES,
     INDEXES,
     LOOKUP_INDEXES,
     SCHEMA_VERSION,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
 POSITION_NAME = "main"
+DEFERRED = "indexes_deferred"  # rm_meta key: a bulk catch-up builds the secondary indexes at its end
 
 
 class UndecodableEvent(LedgerError):
@@ -425,8 +427,54 @@ class Projector:
         return max(0, self.app.last_position() - self.position())
 
     def catch_up(self, max_events: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
-        """Apply every event after the stored position; returns how many were applied."""
+        """Apply every event after the stored position; returns how many were applied.
+
+        From position 0 (empty read models: the first query after an import) the secondary
+        indexes are dropped first and built once at the end, as a rebuild does: keeping them up
+        to date row by row cost a quarter of the time. Batches still commit one by one, so a
+        killed catch-up keeps what it committed; ``rm_meta`` says the indexes are deferred, and
+        the next catch-up finishes the load and builds them."""
         self.ensure_schema()
+        bulk = self._begin_bulk()
+        try:
+            return self._catch_up(max_events, on_batch)
+        finally:
+            if bulk:
+                self._build_indexes()
+
+    def _begin_bulk(self) -> bool:
+        """True when the secondary indexes are deferred: dropped now (position 0, events to
+        apply) or still missing after a killed bulk catch-up. One read otherwise."""
+        with self.engine.connect() as conn:
+            position, deferred = conn.execute(select(
+                select(Position.position).where(Position.name == POSITION_NAME).scalar_subquery(),
+                select(Meta.value).where(Meta.key == DEFERRED).scalar_subquery(),
+            )).one()
+        if deferred is not None:
+            return True
+        if position != 0 or self.next_range(0, 1) is None:
+            return False
+        with self.engine.begin() as conn:  # a write first: the lock, before reading again
+            conn.execute(insert(Meta.__table__).from_select(
+                ["key", "value"],
+                select(literal(DEFERRED), literal("1")).where(
+                    ~select(Meta.key).where(Meta.key == DEFERRED).exists())))
+            if read_position(conn) == 0:  # no racing updater got ahead of us
+                for ix in INDEXES:
+                    conn.execute(DropIndex(ix, if_exists=True))
+        return True
+
+    def _build_indexes(self) -> None:
+        """The deferred secondary indexes, once (``IF NOT EXISTS``: a racing updater may have)."""
+        with self.engine.begin() as conn:
+            for ix in INDEXES:
+                conn.execute(CreateIndex(ix, if_not_exists=True))
+            conn.execute(delete(Meta.__table__).where(Meta.key == DEFERRED))
+            if conn.dialect.name == "postgresql":  # fresh statistics after a bulk load
+                for table in DATA_TABLES:
+                    conn.exec_driver_sql(f"ANALYZE {table.name}")
+
+    def _catch_up(self, max_events: int | None, on_batch: Callable[[int], None] | None) -> int:
         applied = 0
         while max_events is None or applied < max_events:
             limit = self.batch_size if max_events is None else min(self.batch_size, max_events - applied)
