@@ -60,6 +60,7 @@ class Group:
     third: str = "NULL"
     journal: tuple[str, str, str] | None = None  # indicator, project, payment expressions
     inserts: tuple[str, ...] = field(default=())
+    logged: bool = True  # a row in rm_events (payments: their rm_payments row is their entry)
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -112,12 +113,11 @@ GROUPS: tuple[Group, ...] = (
     Group("paid", (Project.PaymentMade,),
           ("payment_id", "indicator_id", "payee", "payee_kind", "voucher", "labour"),
           owner="project", required=("payment_id", "indicator_id", "payee", "payee_kind", "labour"),
-          integers=("amount",), other="indicator_id", third="payment_id",
-          journal=("indicator_id", "owner", "payment_id"),
+          integers=("amount",), journal=("indicator_id", "owner", "payment_id"), logged=False,
           inserts=("INSERT INTO rm_payments (payment_id, project_id, indicator_id, amount, payee, "
-                   "payee_kind, voucher, labour, effective_date, recorded_at, position) SELECT "
-                   "payment_id, owner, indicator_id, amount, payee, payee_kind, voucher, labour, "
-                   "effective_date, {ra}, position FROM {g}",)),
+                   "payee_kind, voucher, labour, actor, doc, effective_date, recorded_at, position) "
+                   "SELECT payment_id, owner, indicator_id, amount, payee, payee_kind, voucher, "
+                   "labour, actor, doc, effective_date, {ra}, position FROM {g}",)),
     Group("reversed", (Project.PaymentReversed,), ("payment_id", "indicator_id", "reason"),
           owner="project", required=("payment_id", "indicator_id", "reason"),
           integers=("amount",), other="indicator_id", third="payment_id",
@@ -241,7 +241,8 @@ def _write(conn: Connection, g: Group) -> None:
         indicator, project, payment = g.journal
         conn.exec_driver_sql(_JOURNAL.format(indicator=indicator, project=project, payment=payment,
                                              **fmt))
-    conn.exec_driver_sql(_EVENTS.format(entity=g.entity, other=g.other, third=g.third, **fmt))
+    if g.logged:
+        conn.exec_driver_sql(_EVENTS.format(entity=g.entity, other=g.other, third=g.third, **fmt))
     conn.exec_driver_sql(f"DROP TABLE {temp}")
 
 

@@ -37,6 +37,7 @@ from projections.tables import (
     DATA_TABLES,
     INDEXES,
     LOOKUP_INDEXES,
+    PAYMENT_TYPE,
     SCHEMA_VERSION,
     IndicatorRow,
     Meta,
@@ -115,7 +116,10 @@ class JournalWriter:
         for pos, typ, origin, s in decoded:
             if not sqlite:
                 s["effective_date"] = date.fromisoformat(s["effective_date"])
-            entity, other, third = (*_HANDLERS[typ](self, rows, pos, typ, origin, s), None, None)[:3]
+            touched = _HANDLERS[typ](self, rows, pos, typ, origin, s)
+            if touched is None:  # a payment: its rm_payments row is its log entry
+                continue
+            entity, other, third = (*touched, None, None)[:3]
             rows["rm_events"].append((pos, s["timestamp"], s["effective_date"], typ, s["actor"],
                                       entity, other, third, s.get("doc"), s.get("amount")))
         mark = "?" if sqlite else "%s"
@@ -202,13 +206,13 @@ class JournalWriter:
     def funding(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
         return [self.ids[origin], s["indicator_id"]]
 
-    def payment(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+    def payment(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> None:
+        """No rm_events row: the payment's row carries its log entry (actor, doc)."""
         prj, pid = self.ids[origin], s["payment_id"]
         rows["rm_payments"].append((pid, prj, s["indicator_id"], s["amount"], s["payee"],
-                                    s["payee_kind"], s.get("voucher"), s["labour"],
-                                    s["effective_date"], s["timestamp"], pos))
+                                    s["payee_kind"], s.get("voucher"), s["labour"], s["actor"],
+                                    s.get("doc"), s["effective_date"], s["timestamp"], pos))
         self.journal(rows, pos, PAID, s, s["indicator_id"], prj, pid)
-        return [prj, s["indicator_id"], pid]
 
     def reversal(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
         prj, pid = self.ids[origin], s["payment_id"]
@@ -245,6 +249,8 @@ class JournalWriter:
 
 E = event_name
 PAID, REVERSED = E(Project.PaymentMade), E(Project.PaymentReversed)
+if PAID != PAYMENT_TYPE:  # the log type queries give rm_payments rows
+    raise ImportError(f"projections.tables.PAYMENT_TYPE is {PAYMENT_TYPE!r}, the event is {PAID!r}")
 _CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Indicator.PoolReceived),
               E(Project.Registered)}
 Unit: Any = _Unit  # its @event classes are made at run time too
@@ -252,7 +258,7 @@ _SELF_NAMED = {E(Unit.Declared), E(Unit.Corrected)}  # name their entity; no UUI
 _OTHER = sql_fast_path.COUNTERPARTY  # the counterparty an indicator movement names
 
 # event (by class) → the writer's handler; an event class renamed or removed fails here
-_HANDLERS: dict[str, Callable[..., list[str]]] = {
+_HANDLERS: dict[str, Callable[..., list[str] | None]] = {
     E(Indicator.Issued): JournalWriter.indicator_created,
     E(Indicator.Received): JournalWriter.indicator_created,
     E(Indicator.PoolReceived): JournalWriter.indicator_created,
