@@ -33,15 +33,25 @@ Unit: Any = _Unit
 RECORDED_AT = ("CASE WHEN length(ts) = 25 THEN substr(ts, 1, 19) || '.000000' || substr(ts, 20) "
                "ELSE ts END")
 
-_BUCKET = "CASE type " + " ".join(f"WHEN '{t}' THEN '{b}'" for t, (b, _s) in MOVES.items()) + " END"
-_SIGN = "CASE type " + " ".join(f"WHEN '{t}' THEN {s}" for t, (_b, s) in MOVES.items()) + " END"
+
+
+def _bucket_sign(types: tuple[str, ...]) -> tuple[str, str]:
+    """The journal's bucket and sign for a group's events: constants when the group has one type
+    (a payment's row compared ``type`` with every movement type, twice)."""
+    moves = [(t, MOVES[t]) for t in types if t in MOVES]
+    if len({m for _t, m in moves}) == 1:
+        bucket, sign = moves[0][1]
+        return f"'{bucket}'", str(sign)
+    return ("CASE type " + " ".join(f"WHEN '{t}' THEN '{b}'" for t, (b, _s) in moves) + " END",
+            "CASE type " + " ".join(f"WHEN '{t}' THEN {s}" for t, (_b, s) in moves) + " END")
+
 
 _EVENTS = ("INSERT INTO rm_events (position, recorded_at, effective_date, type, actor, entity, "
            "other, third, doc, amount) SELECT position, {ra}, effective_date, type, actor, {entity}, "
            "{other}, {third}, doc, amount FROM {g}")
 _JOURNAL = ("INSERT INTO rm_journal (position, indicator_id, project_id, payment_id, bucket, amount, "
             "effective_date, recorded_at) SELECT position, {indicator}, {project}, {payment}, "
-            f"{_BUCKET}, {_SIGN} * amount, effective_date, {{ra}} FROM {{g}}")
+            "{bucket}, {sign} * amount, effective_date, {ra} FROM {g}")
 
 
 @dataclass(frozen=True)
@@ -239,8 +249,9 @@ def _write(conn: Connection, g: Group) -> None:
         conn.exec_driver_sql(stmt.format(**fmt))
     if g.journal:
         indicator, project, payment = g.journal
+        bucket, sign = _bucket_sign(g.types)
         conn.exec_driver_sql(_JOURNAL.format(indicator=indicator, project=project, payment=payment,
-                                             **fmt))
+                                             bucket=bucket, sign=sign, **fmt))
     if g.logged:
         conn.exec_driver_sql(_EVENTS.format(entity=g.entity, other=g.other, third=g.third, **fmt))
     conn.exec_driver_sql(f"DROP TABLE {temp}")
