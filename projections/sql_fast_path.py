@@ -233,12 +233,15 @@ def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> Non
         if bad:
             raise Refused(f"{bad} {g.name} event(s) not as expected")
         return
-    checks = ["typeof(ts) = 'text'", "typeof(actor) = 'text'",
-              "date(effective_date, '+0 days') IS effective_date",  # normalised; CHECK passes on NULL
-              *present, *(f"typeof({c}) = 'integer'" for c in g.integers)]
+    typed = {"ts": "text", "actor": "text", **dict.fromkeys(g.integers, "integer")}
+    # one CHECK, every term 0 or 1 (never NULL, which a CHECK lets pass): a typeof test also
+    # refuses NULL, so those columns need no IS NOT NULL of their own
+    checks = [*(f"typeof({c}) = '{t}'" for c, t in typed.items()),
+              "date(effective_date, '+0 days') IS effective_date",  # normalised
+              *(p for p in present if p.split()[0] not in typed)]
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp._{g.name}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} ({', '.join(cols)}, "
-                         f"{', '.join(f'CHECK ({c})' for c in checks)})")
+                         f"CHECK ({' AND '.join(checks)}))")
     conn.exec_driver_sql(f"INSERT INTO temp._{g.name} {select}")
 
 
