@@ -217,7 +217,7 @@ EventRow = Cols(Table(
     Column("amount", BigInteger, nullable=True),
 ))
 
-PAYMENT_TYPE = "Project.PaymentMade"  # the log type of a rm_payments row (checked in updater.py)
+PAYMENT_TYPE = "Project.PaymentMade"  # the log type of a rm_payments row (tests/test_log_with_payments.py)
 
 
 # The indexes a rebuild needs while it loads (events name aggregates by UUID), built with the tables.

@@ -37,7 +37,6 @@ from projections.tables import (
     DATA_TABLES,
     INDEXES,
     LOOKUP_INDEXES,
-    PAYMENT_TYPE,
     SCHEMA_VERSION,
     IndicatorRow,
     Meta,
@@ -249,8 +248,6 @@ class JournalWriter:
 
 E = event_name
 PAID, REVERSED = E(Project.PaymentMade), E(Project.PaymentReversed)
-if PAID != PAYMENT_TYPE:  # the log type queries give rm_payments rows
-    raise ImportError(f"projections.tables.PAYMENT_TYPE is {PAYMENT_TYPE!r}, the event is {PAID!r}")
 _CREATIONS = {E(Indicator.Issued), E(Indicator.Received), E(Indicator.PoolReceived),
               E(Project.Registered)}
 Unit: Any = _Unit  # its @event classes are made at run time too

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ledger.application import BudgetLedger
+from ledger.movements import Project
+from ledger.topics import event_name
 from projections.history import history, log
 from projections.journal import View, events, latest_effective_date
 from projections.tables import PAYMENT_TYPE, EventRow, PaymentRow
@@ -35,6 +37,10 @@ def books(any_app: BudgetLedger) -> Engine:
 def stored_types(app: BudgetLedger) -> list[str]:
     notes = Projector(app).read(0, app.last_position())
     return [n.topic.partition(".")[2] for n in notes]
+
+
+def test_the_payment_type_is_the_events_name() -> None:
+    assert PAYMENT_TYPE == event_name(Project.PaymentMade)
 
 
 def test_the_log_is_every_event_once_in_order(any_app: BudgetLedger, books: Engine) -> None:
