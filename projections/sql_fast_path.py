@@ -202,10 +202,10 @@ class Refused(ValueError):
     """An event this path cannot vouch for (PostgreSQL's checks); the writer names it."""
 
 
-def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> None:
+def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> int:
     """Decode the group's events at (after, upto] into a temporary table ``_<name>``. Its CHECK
     constraints (SQLite) or a count of the rows failing them (PostgreSQL) refuse an event that is
-    not what the group expects: ``IntegrityError`` / :class:`Refused`."""
+    not what the group expects: ``IntegrityError`` / :class:`Refused`. Returns how many events."""
     pg = conn.dialect.name == "postgresql"
     pos = "notification_id" if pg else "rowid"
     origin = "replace(e.originator_id::text, '-', '')" if pg else "e.originator_id"
@@ -227,12 +227,12 @@ def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> Non
     select = f"SELECT {', '.join(f'{v} AS {k}' for k, v in cols.items())} FROM {source} {where}"
     if pg:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp._{g.name}")
-        conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} AS {select}")
+        staged = conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} AS {select}").rowcount
         bad = conn.exec_driver_sql(f"SELECT count(*) FROM pg_temp._{g.name} "
                                    f"WHERE NOT ({' AND '.join(present)})").scalar()
         if bad:
             raise Refused(f"{bad} {g.name} event(s) not as expected")
-        return
+        return int(staged)
     typed = {"ts": "text", "actor": "text", **dict.fromkeys(g.integers, "integer")}
     # one CHECK, every term 0 or 1 (never NULL, which a CHECK lets pass): a typeof test also
     # refuses NULL, so those columns need no IS NOT NULL of their own
@@ -242,7 +242,7 @@ def _stage(conn: Connection, table: str, g: Group, after: int, upto: int) -> Non
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp._{g.name}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE _{g.name} ({', '.join(cols)}, "
                          f"CHECK ({' AND '.join(checks)}))")
-    conn.exec_driver_sql(f"INSERT INTO temp._{g.name} {select}")
+    return int(conn.exec_driver_sql(f"INSERT INTO temp._{g.name} {select}").rowcount)
 
 
 def _write(conn: Connection, g: Group) -> None:
@@ -264,18 +264,22 @@ def apply(conn: Connection, table: str, after: int, upto: int) -> int | None:
     """Insert the read-model rows of every event at positions (after, upto]; returns how many
     events, or ``None`` when an unknown topic needs the writer's eyes. A malformed event raises
     (``IntegrityError``, :class:`Refused`, a cast's ``DataError``) with nothing written: its
-    savepoint is undone."""
+    savepoint is undone.
+
+    The topics present come from a ``DISTINCT`` (half the cost of a ``GROUP BY`` with counts,
+    which sorts the batch); how many events, from the staging inserts' row counts."""
     pos = "notification_id" if conn.dialect.name == "postgresql" else "rowid"
-    counts: dict[str, int] = dict(conn.exec_driver_sql(  # type: ignore[arg-type]
-        f"SELECT topic, count(*) FROM {table} WHERE {pos} > {int(after)} AND {pos} <= {int(upto)} "
-        "GROUP BY topic").all())
-    if any(topic not in TOPICS for topic in counts):
+    topics = conn.exec_driver_sql(
+        f"SELECT DISTINCT topic FROM {table} WHERE {pos} > {int(after)} AND {pos} <= {int(upto)}"
+    ).scalars().all()
+    if any(topic not in TOPICS for topic in topics):
         return None
-    present = {TOPICS[t] for t in counts}
+    present = {TOPICS[t] for t in topics}
+    done = 0
     with conn.begin_nested():
         for g in GROUPS:
             if not present.intersection(g.types):
                 continue
-            _stage(conn, table, g, after, upto)
+            done += _stage(conn, table, g, after, upto)
             _write(conn, g)
-    return int(sum(counts.values()))
+    return done
