@@ -34,7 +34,6 @@ RECORDED_AT = ("CASE WHEN length(ts) = 25 THEN substr(ts, 1, 19) || '.000000' ||
                "ELSE ts END")
 
 
-
 def _bucket_sign(types: tuple[str, ...]) -> tuple[str, str]:
     """The journal's bucket and sign for a group's events: constants when the group has one type
     (a payment's row compared ``type`` with every movement type, twice)."""
