@@ -435,9 +435,9 @@ class Projector:
         From position 0 (empty read models: the first query after an import) the secondary
         indexes are dropped first and built once at the end, as a rebuild does (kept up to date
         row by row, they made it a third slower: 29.6k against 41k events/s at 0.1, main of
-        2026-11-30). Batches still commit one by one, so a
-        killed catch-up keeps what it committed; ``rm_meta`` says the indexes are deferred, and
-        the next catch-up finishes the load and builds them."""
+        2026-11-30). Batches still commit one by one, so a killed catch-up keeps what it
+        committed; ``rm_meta`` says the indexes are deferred, and the next catch-up finishes the
+        load and builds them."""
         self.ensure_schema()
         bulk = self._begin_bulk()
         try:
