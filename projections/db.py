@@ -55,8 +55,8 @@ SQLITE_EVENTS_TABLE = "stored_events"
 
 
 def current_engine(config: StoreConfig) -> Engine | None:
-    """The read models of a SQLite store when they are current — written by this schema version
-    and caught up with the end of the log — found with one SQL query, without opening the event
+    """The read models of a SQLite store when they are current — written by this schema version,
+    caught up with the end of the log, no index build pending — found with one SQL query, without opening the event
     store: a query on current read models then never imports ``eventsourcing`` nor the
     aggregates (about a quarter of its start-up). ``None`` when they are not current, or the
     store is anything but a readable SQLite ledger: the caller opens the store, which catches
@@ -65,7 +65,7 @@ def current_engine(config: StoreConfig) -> Engine | None:
 
     from sqlalchemy.exc import DBAPIError
 
-    from projections.tables import POSITION_NAME, SCHEMA_VERSION
+    from projections.tables import DEFERRED, POSITION_NAME, SCHEMA_VERSION
 
     path = config.sqlite_path
     if config.kind != "sqlite" or not path or not Path(path).is_file():
@@ -73,14 +73,16 @@ def current_engine(config: StoreConfig) -> Engine | None:
     engine = engine_for(config)
     try:
         with engine.connect() as conn:
-            version, position, end = conn.exec_driver_sql(
+            version, deferred, position, end = conn.exec_driver_sql(
                 "SELECT (SELECT value FROM rm_meta WHERE key = 'schema_version'), "
+                "(SELECT value FROM rm_meta WHERE key = ?), "
                 "(SELECT position FROM rm_position WHERE name = ?), "
-                f"(SELECT max(rowid) FROM {SQLITE_EVENTS_TABLE})", (POSITION_NAME,)).one()
+                f"(SELECT max(rowid) FROM {SQLITE_EVENTS_TABLE})", (DEFERRED, POSITION_NAME)).one()
     except DBAPIError:
         engine.dispose()
         return None
-    if version != str(SCHEMA_VERSION) or position is None or position != (end or 0):
+    if (version != str(SCHEMA_VERSION) or deferred is not None or position is None
+            or position != (end or 0)):
         engine.dispose()
         return None
     return engine

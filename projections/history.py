@@ -1,6 +1,6 @@
-"""History of an entity and the raw log: ``rm_events`` finds the events (by entity, position and
-both dates); their own fields come from the event store itself (``Fields``), so what is shown is
-the very bytes the hash chain covers.
+"""History of an entity and the raw log: ``rm_events`` and ``rm_payments`` find the events (by
+entity, position and both dates: ``journal.log_select``); their own fields come from the event
+store itself (``Fields``), so what is shown is the very bytes the hash chain covers.
 
 Each event comes out with its common fields (position, recorded time, effective date, type,
 actor, entity, document, amount) followed by its own fields; amounts are 元 strings.
@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from ledger.money import format_yuan
 from projections.db import Source, connected
-from projections.journal import LIVE, View
-from projections.tables import EventRow
+from projections.journal import LIVE, View, log_select
 
 Fields = Callable[[Sequence[int]], dict[int, dict[str, Any]]]
 """Positions → the stored fields of those events (``Projector.states``)."""
@@ -57,22 +56,15 @@ def _dicts(rows: list[Rec], fields: Fields | None) -> list[dict[str, Any]]:
 def history(source: Source, entity: str, view: View = LIVE,
             fields: Fields | None = None) -> list[dict[str, Any]]:
     """Every event that touched ``entity`` (indicator, project or payment id), in log order."""
-    stmt = (
-        select(EventRow.__table__)
-        .where(or_(EventRow.entity == entity, EventRow.other == entity, EventRow.third == entity),
-               *view.visible(EventRow.__table__))
-        .order_by(EventRow.position)
-    )
     with connected(source) as conn:
+        stmt = log_select(conn.dialect.name, view, lambda c: [
+            or_(c["entity"] == entity, c["other"] == entity, c["third"] == entity)])
         return _dicts(list(conn.execute(stmt)), fields)
 
 
 def log(source: Source, after: int = 0, limit: int | None = None, view: View = LIVE,
         fields: Fields | None = None) -> list[dict[str, Any]]:
     """The log in order, from the event after position ``after``; at most ``limit`` events."""
-    stmt = (select(EventRow.__table__).where(EventRow.position > after, *view.visible(EventRow.__table__))
-            .order_by(EventRow.position))
-    if limit is not None:
-        stmt = stmt.limit(limit)
     with connected(source) as conn:
+        stmt = log_select(conn.dialect.name, view, lambda c: [c["position"] > after], limit=limit)
         return _dicts(list(conn.execute(stmt)), fields)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -29,13 +29,16 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     select,
+    union_all,
 )
 
 from ledger.buckets import AVAILABLE_SIGNS, BUCKETS
 from projections.db import chunks
 from projections.stored_state import fixed_utc
 from projections.tables import (
+    PAYMENT_TYPE,
     EventRow,
     IndicatorRow,
     JournalRow,
@@ -214,12 +217,58 @@ def movements(conn: Connection, view: View, buckets: Sequence[str], *where: Any)
     return list(conn.execute(stmt))
 
 
-def events(conn: Connection, view: View, *where: Any, limit: int | None = None) -> list[Row[Any]]:
-    """Rows of the readable log in view, in log order."""
-    stmt = select(EV).where(*where, *view.visible(EV)).order_by(EV.c.position)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return list(conn.execute(stmt))
+LOG_COLUMNS = ("position", "recorded_at", "effective_date", "type", "actor", "entity", "other",
+               "third", "doc", "amount")
+# The readable log is two tables: rm_events, and rm_payments for the payments (most of the log,
+# written once). Each side's log columns by name, so one condition reads on both.
+class LogCols(Protocol):
+    """A side's log columns by name (a dict here, a subquery's ``.c`` on PostgreSQL)."""
+
+    def __getitem__(self, name: str, /) -> ColumnElement[Any]: ...
+
+
+_EV_LOG: dict[str, ColumnElement[Any]] = {name: EV.c[name] for name in LOG_COLUMNS}
+_PAY_LOG: dict[str, ColumnElement[Any]] = {
+    **{name: PAY.c[name] for name in ("position", "recorded_at", "effective_date", "actor", "doc",
+                                      "amount")},
+    "type": literal(PAYMENT_TYPE), "entity": PAY.c.project_id, "other": PAY.c.indicator_id,
+    "third": PAY.c.payment_id,
+}
+
+
+def log_select(dialect: str, view: View, where: Callable[[LogCols], list[Any]] = lambda _c: [],
+               types: Sequence[str] | None = None, limit: int | None = None) -> Any:
+    """The log rows in view for which ``where(columns)`` holds (of ``types``, if given), in log
+    order: ``UNION ALL`` of the two tables by position, each side searched by its own indexes
+    (position, entity …), the two ordered streams merged so that a ``LIMIT`` stops early.
+
+    The shape that does this differs: SQLite merges a compound SELECT's own ``ORDER BY`` (the
+    conditions written into each side); PostgreSQL a ``UNION ALL`` subquery with the conditions
+    outside (it pushes them down; written inside, it sorted the whole log for a ``LIMIT``)."""
+    paid = types is None or PAYMENT_TYPE in types
+    sides = [(_EV_LOG, EV), *([(_PAY_LOG, PAY)] if paid else [])]
+
+    def side(cols: LogCols, conds: list[Any]) -> Any:
+        return select(*[cols[n].label(n) for n in LOG_COLUMNS]).where(*conds)
+
+    if dialect == "sqlite":
+        typed = [] if types is None else [EV.c.type.in_(list(types))]
+        stmt: Any = union_all(*[
+            side(cols, [*where(cols), *view.visible(table), *(typed if table is EV else [])])
+            for cols, table in sides
+        ]).order_by(literal_column("position"))
+    else:
+        log = union_all(*[side(cols, []) for cols, _table in sides]).subquery("log")
+        typed = [] if types is None else [log.c.type.in_(list(types))]
+        stmt = (log.select().where(*where(log.c), *view.visible(log), *typed)
+                .order_by(log.c.position))
+    return stmt if limit is None else stmt.limit(limit)
+
+
+def events(conn: Connection, view: View, types: Sequence[str] | None = None,
+           limit: int | None = None) -> list[Row[Any]]:
+    """Rows of the readable log in view (of ``types``, if given), in log order."""
+    return list(conn.execute(log_select(conn.dialect.name, view, types=types, limit=limit)))
 
 
 def chain_up(ind: Any, by_id: Mapping[str, Any]) -> list[Any]:
@@ -232,8 +281,13 @@ def chain_up(ind: Any, by_id: Mapping[str, Any]) -> list[Any]:
 
 
 def latest_effective_date(conn: Connection, view: View) -> date | None:
-    value = conn.execute(select(func.max(EV.c.effective_date)).where(*view.visible(EV))).scalar()
-    return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
+    """The latest effective date of any event in view (payments included)."""
+    days = []
+    for table in (EV, PAY):
+        value = conn.execute(select(func.max(table.c.effective_date)).where(*view.visible(table))).scalar()
+        if value is not None:
+            days.append(value if isinstance(value, date) else date.fromisoformat(str(value)))
+    return max(days, default=None)
 
 
 def units(conn: Connection, view: View) -> dict[str, Row[Any]]:

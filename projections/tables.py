@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table
 
-SCHEMA_VERSION = 5  # 1: balances in place; 2: journal; 3: compact rm_events; 4: SQLite keys; 5: units, line subjects
+SCHEMA_VERSION = 6  # 1: balances in place; 2: journal; 3: compact rm_events; 4: SQLite keys; 5: units,
+# line subjects; 6: payments logged in rm_payments only, keyed by position; two unused indexes gone
 
 # A log position as a key: on SQLite an INTEGER PRIMARY KEY is the row id itself (one B-tree, not a
 # table plus a unique index); elsewhere a BIGINT.
@@ -60,7 +61,9 @@ Position = Cols(Table(
     Column("position", BigInteger, default=0, nullable=False),
 ))
 
-# Facts about the read models themselves: ``schema_version``.
+# Facts about the read models themselves: ``schema_version``; DEFERRED while a bulk catch-up
+# from position 0 has yet to build the secondary indexes at its end.
+DEFERRED = "indexes_deferred"
 Meta = Cols(Table(
     "rm_meta", metadata,
     Column("key", String(40), primary_key=True),
@@ -118,10 +121,11 @@ ProjectRow = Cols(Table(
     sqlite_with_rowid=False,
 ))
 
-# A payment as made; whether it is reversed as of a day comes from ``rm_reversals``.
+# A payment as made; whether it is reversed as of a day comes from ``rm_reversals``. It is also
+# the payment's entry in the log (``rm_events`` has no row for it): actor and doc are here for that.
 PaymentRow = Cols(Table(
     "rm_payments", metadata,
-    Column("payment_id", String(140), primary_key=True),
+    Column("payment_id", String(140), nullable=False),  # unique: ix_rm_payments_id
     Column("project_id", String(120), nullable=False),
     Column("indicator_id", String(120), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -129,10 +133,13 @@ PaymentRow = Cols(Table(
     Column("payee_kind", String(20), nullable=False),
     Column("voucher", String(120), nullable=True),
     Column("labour", Boolean, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("doc", String(200), nullable=True),
     Column("effective_date", Date, nullable=False),
     Column("recorded_at", String(32), nullable=False),
-    Column("position", BigInteger, nullable=False),
-    sqlite_with_rowid=False,
+    # keyed by position (a rebuild appends; the log reads it in order), not by payment_id
+    Column("position", PositionKey, primary_key=True),
+    info={"natural_key": ("payment_id",)},  # what verify names a row by
 ))
 
 # A payment's reversal (冲销): a compensating entry, valid from its own date.
@@ -193,9 +200,12 @@ LineSubjectRow = Cols(Table(
 ))
 
 # The log, indexed: one row per event with its common fields and up to three entities it
-# touched (a forward: parent and child; a payment: project, indicator and the payment). The
+# touched (a forward: parent and child; a reversal: project, indicator and the payment). The
 # event's own fields are read from the event store itself when shown (``history``, ``log``),
-# so what is shown is exactly what the hash chain covers.
+# so what is shown is exactly what the hash chain covers. Payments, most of the log, are not
+# here: ``rm_payments`` holds every field of their entry (type ``PAYMENT_TYPE``; entity, other,
+# third: project, indicator, payment), so each is written once, not twice; the readable log is
+# both tables (``projections/journal.py`` ``log_select``).
 EventRow = Cols(Table(
     "rm_events", metadata,
     Column("position", PositionKey, primary_key=True),
@@ -210,6 +220,8 @@ EventRow = Cols(Table(
     Column("amount", BigInteger, nullable=True),
 ))
 
+PAYMENT_TYPE = "Project.PaymentMade"  # the log type of a rm_payments row (tests/test_log_with_payments.py)
+
 
 # The indexes a rebuild needs while it loads (events name aggregates by UUID), built with the tables.
 LOOKUP_INDEXES = [
@@ -217,11 +229,12 @@ LOOKUP_INDEXES = [
     Index("ix_rm_projects_uuid", ProjectRow.uuid, unique=True),
 ]
 
-# Every other secondary index, named, so a bulk rebuild builds it once at the end.
+# Every other secondary index, named, so a bulk rebuild builds it once at the end. Only what a
+# query uses: no query looks the journal up by payment or a payment by voucher (schema 6 dropped
+# those two indexes).
 INDEXES = [
     Index("ix_rm_journal_indicator", JournalRow.indicator_id, JournalRow.effective_date),
     Index("ix_rm_journal_project", JournalRow.project_id, JournalRow.indicator_id),
-    Index("ix_rm_journal_payment", JournalRow.payment_id),
     Index("ix_rm_indicators_unit", IndicatorRow.unit),
     Index("ix_rm_indicators_parent", IndicatorRow.parent_id),
     Index("ix_rm_indicators_root", IndicatorRow.root_id),
@@ -229,7 +242,7 @@ INDEXES = [
     Index("ix_rm_projects_unit", ProjectRow.unit),
     Index("ix_rm_payments_project", PaymentRow.project_id),
     Index("ix_rm_payments_indicator", PaymentRow.indicator_id),
-    Index("ix_rm_payments_voucher", PaymentRow.voucher),
+    Index("ix_rm_payments_id", PaymentRow.payment_id, unique=True),
     Index("ix_rm_progress_project", ProgressReportRow.project_id),
     Index("ix_rm_renames_project", RenameRow.project_id),
     Index("ix_rm_events_type", EventRow.type),

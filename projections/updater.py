@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, inspect, literal, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex
 
 from ledger.errors import LedgerError
 from ledger.movements import MOVES, Indicator, Project  # the aggregates, typed Any (see there)
@@ -40,6 +40,7 @@ from projections.stored_state import (
 )
 from projections.tables import (
     ALL_TABLES,
+    DATA_TABLES,
     INDEXES,
     LOOKUP_INDEXES,
     SCHEMA_VERSION,
@@ -48,6 +49,7 @@ from projections.tables import (
     Position,
     ProjectRow,
 )
+from projections.tables import DEFERRED as DEFERRED
 from projections.tables import POSITION_NAME as POSITION_NAME
 
 if TYPE_CHECKING:
@@ -117,7 +119,10 @@ class JournalWriter:
         for pos, typ, origin, s in decoded:
             if not sqlite:
                 s["effective_date"] = date.fromisoformat(s["effective_date"])
-            entity, other, third = (*_HANDLERS[typ](self, rows, pos, typ, origin, s), None, None)[:3]
+            touched = _HANDLERS[typ](self, rows, pos, typ, origin, s)
+            if touched is None:  # a payment: its rm_payments row is its log entry
+                continue
+            entity, other, third = (*touched, None, None)[:3]
             rows["rm_events"].append((pos, s["timestamp"], s["effective_date"], typ, s["actor"],
                                       entity, other, third, s.get("doc"), s.get("amount")))
         mark = "?" if sqlite else "%s"
@@ -204,13 +209,13 @@ class JournalWriter:
     def funding(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
         return [self.ids[origin], s["indicator_id"]]
 
-    def payment(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
+    def payment(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> None:
+        """No rm_events row: the payment's row carries its log entry (actor, doc)."""
         prj, pid = self.ids[origin], s["payment_id"]
         rows["rm_payments"].append((pid, prj, s["indicator_id"], s["amount"], s["payee"],
-                                    s["payee_kind"], s.get("voucher"), s["labour"],
-                                    s["effective_date"], s["timestamp"], pos))
+                                    s["payee_kind"], s.get("voucher"), s["labour"], s["actor"],
+                                    s.get("doc"), s["effective_date"], s["timestamp"], pos))
         self.journal(rows, pos, PAID, s, s["indicator_id"], prj, pid)
-        return [prj, s["indicator_id"], pid]
 
     def reversal(self, rows: Rows, pos: int, typ: str, origin: str, s: dict[str, Any]) -> list[str]:
         prj, pid = self.ids[origin], s["payment_id"]
@@ -254,7 +259,7 @@ _SELF_NAMED = {E(Unit.Declared), E(Unit.Corrected)}  # name their entity; no UUI
 _OTHER = sql_fast_path.COUNTERPARTY  # the counterparty an indicator movement names
 
 # event (by class) → the writer's handler; an event class renamed or removed fails here
-_HANDLERS: dict[str, Callable[..., list[str]]] = {
+_HANDLERS: dict[str, Callable[..., list[str] | None]] = {
     E(Indicator.Issued): JournalWriter.indicator_created,
     E(Indicator.Received): JournalWriter.indicator_created,
     E(Indicator.PoolReceived): JournalWriter.indicator_created,
@@ -428,8 +433,55 @@ class Projector:
         return max(0, self.app.last_position() - self.position())
 
     def catch_up(self, max_events: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
-        """Apply every event after the stored position; returns how many were applied."""
+        """Apply every event after the stored position; returns how many were applied.
+
+        From position 0 (empty read models: the first query after an import) the secondary
+        indexes are dropped first and built once at the end, as a rebuild does (kept up to date
+        row by row, they made it a third slower: 29.6k against 41k events/s at 0.1, main of
+        2026-11-30). Batches still commit one by one, so a killed catch-up keeps what it
+        committed; ``rm_meta`` says the indexes are deferred, and the next catch-up finishes the
+        load and builds them."""
         self.ensure_schema()
+        bulk = self._begin_bulk()
+        try:
+            return self._catch_up(max_events, on_batch)
+        finally:
+            if bulk:
+                self._build_indexes()
+
+    def _begin_bulk(self) -> bool:
+        """True when the secondary indexes are deferred: dropped now (position 0, events to
+        apply) or still missing after a killed bulk catch-up. One read otherwise."""
+        with self.engine.connect() as conn:
+            position, deferred = conn.execute(select(
+                select(Position.position).where(Position.name == POSITION_NAME).scalar_subquery(),
+                select(Meta.value).where(Meta.key == DEFERRED).scalar_subquery(),
+            )).one()
+        if deferred is not None:
+            return True
+        if position != 0 or self.next_range(0, 1) is None:
+            return False
+        with self.engine.begin() as conn:  # a write first: the lock, before reading again
+            conn.execute(insert(Meta.__table__).from_select(
+                ["key", "value"],
+                select(literal(DEFERRED), literal("1")).where(
+                    ~select(Meta.key).where(Meta.key == DEFERRED).exists())))
+            if read_position(conn) == 0:  # no racing updater got ahead of us
+                for ix in INDEXES:
+                    conn.execute(DropIndex(ix, if_exists=True))
+        return True
+
+    def _build_indexes(self) -> None:
+        """The deferred secondary indexes, once (``IF NOT EXISTS``: a racing updater may have)."""
+        with self.engine.begin() as conn:
+            for ix in INDEXES:
+                conn.execute(CreateIndex(ix, if_not_exists=True))
+            conn.execute(delete(Meta.__table__).where(Meta.key == DEFERRED))
+            if conn.dialect.name == "postgresql":  # fresh statistics after a bulk load
+                for table in DATA_TABLES:
+                    conn.exec_driver_sql(f"ANALYZE {table.name}")
+
+    def _catch_up(self, max_events: int | None, on_batch: Callable[[int], None] | None) -> int:
         applied = 0
         while max_events is None or applied < max_events:
             limit = self.batch_size if max_events is None else min(self.batch_size, max_events - applied)

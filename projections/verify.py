@@ -118,7 +118,10 @@ def _differing_keys(live: Connection, table: Table, fresh: str) -> list[tuple[An
 
 
 def _key(table: Table) -> list[Any]:
-    return list(table.primary_key.columns)
+    """The columns a row is named by: its natural key where the table declares one (a payment
+    by its id, not its position), else its primary key."""
+    natural = table.info.get("natural_key")
+    return [table.c[n] for n in natural] if natural else list(table.primary_key.columns)
 
 
 def _ident(table: Table, key: tuple[Any, ...]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ledger.application import BudgetLedger
 from ledger.store import parse_store_url
 from projections.db import SQLITE_EVENTS_TABLE, current_engine
-from projections.tables import SCHEMA_VERSION
+from projections.tables import DEFERRED, SCHEMA_VERSION
 from projections.updater import Projector
 from tests.helpers import issue
 
@@ -78,6 +78,12 @@ def test_current_engine_only_for_current_read_models_of_a_sqlite_ledger(tmp_path
     Projector(app).catch_up()
     engine = current_engine(config)
     assert engine is not None
+    with engine.begin() as conn:  # a bulk catch-up killed before it built the indexes
+        conn.exec_driver_sql("INSERT INTO rm_meta (key, value) VALUES (?, '1')", (DEFERRED,))
+    assert current_engine(config) is None
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM rm_meta WHERE key = ?", (DEFERRED,))
+    assert current_engine(config) is not None
     with engine.begin() as conn:  # read models of another version
         conn.exec_driver_sql("UPDATE rm_meta SET value = ? WHERE key = 'schema_version'",
                              (str(SCHEMA_VERSION - 1),))

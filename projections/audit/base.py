@@ -22,7 +22,6 @@ from ledger.money import format_yuan
 from projections import journal as jn
 from projections.audit.config import ALL, RuleConfig, RulesConfig
 from projections.journal import LIVE, View
-from projections.tables import EventRow
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ class Books:
 
     def events(self, *types: str) -> list[Row[Any]]:
         """Rows of the readable log of the given types, in log order."""
-        return jn.events(self.conn, self.view, EventRow.type.in_(types))
+        return jn.events(self.conn, self.view, types)
 
     @cached_property
     def forwarding_units(self) -> set[str]:
