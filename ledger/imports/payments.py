@@ -10,7 +10,7 @@ from datetime import date
 from ledger.application import BudgetLedger
 from ledger.batch import Batch
 from ledger.commands import PayCommand, build
-from ledger.imports.apply import ImportResult, ProgressFactory, Step, run_import
+from ledger.imports.apply import ImportResult, ProgressFactory, Step, apply_streamed
 from ledger.imports.problems import AlreadyRecorded, Problem, RowError, Skipped
 from ledger.imports.reading import RawTable
 from ledger.imports.rows import PAYMENT_COLUMNS, PaymentRow, simple_rows
@@ -93,5 +93,13 @@ def import_payments(
 ) -> ImportResult:
     steps, problems = plan_payments(app, table, unit=unit, skip_existing=skip_existing, actor=actor)
     projects = {s.run.project for s in steps if isinstance(s.run, _Payment)}
-    return run_import(app, table, "payments", steps, problems, progress=progress,
-                      already_summary=ALREADY, preload=lambda b: b.preload(projects))
+    result = apply_streamed(app, table.file, "payments", table.count, steps, problems,
+                            owner=_project_of, progress=progress, already_summary=ALREADY,
+                            preload=lambda b: b.preload(projects))
+    result.notes = list(table.notes)
+    return result
+
+
+def _project_of(step: Step) -> str:
+    assert isinstance(step.run, _Payment)
+    return step.run.project
