@@ -5,7 +5,7 @@ of that one transaction, for a file whose events are too many to hold)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -189,23 +189,24 @@ def apply_streamed(
     file: str,
     kind: str,
     rows: int,
-    steps: Sequence[Step],
+    steps: Iterable[Step],
     problems: list[Problem],
     *,
-    owner: Callable[[Step], str],
+    count: int,
+    ends: Mapping[int, str],
     progress: ProgressFactory | None = None,
     already_summary: str | None = None,
     preload: Callable[[Batch], object] | None = None,
 ) -> ImportResult:
     """:func:`apply_steps` written in parts (``ledger/streamed.py``) so that a 100k-row file's
     events never pile up in memory: every :data:`~ledger.streamed.PART_EVENTS` commands the
-    pending events are saved into the one held transaction, and a project (``owner`` of a step)
-    is saved and dropped after its last step. The checks are apply_steps': each step against
-    the ledger plus the steps before it (the aggregates stay held), every bad row listed, and
-    nothing committed unless all passed — a refusal after parts were written rolls them back."""
+    pending events are saved into the one held transaction, and the project ``ends[i]`` is
+    saved and dropped after step ``i``, its last. The steps (``count`` of them) may be built as
+    they are applied. The checks are apply_steps': each step against the ledger plus the steps
+    before it (the aggregates stay held), every bad row listed, and nothing committed unless all
+    passed — a refusal after parts were written rolls them back with the transaction."""
     run = Run(file, set(), set(), list(problems))
-    advance = progress("checking rows against the ledger", len(steps)) if progress else None
-    last = {owner(s): i for i, s in enumerate(steps)}
+    advance = progress("checking rows against the ledger", count) if progress else None
     with streamed(app) as batch:
         if run.problems:
             batch.stop_saving()
@@ -218,12 +219,11 @@ def apply_streamed(
             run.step(step, batch)
             if len(run.problems) > before:
                 batch.stop_saving()
-            key = owner(step)
-            if last[key] == i:
-                _drop(batch, key)
+            if i in ends:
+                _drop(batch, ends[i])
             batch.flush_due()
         if run.problems:
-            raise run.refuse(len(steps), already_summary)
+            raise run.refuse(count, already_summary)
         batch.commit()
         events = batch.events
     return ImportResult(file, kind, rows, run.applied, run.skipped, events, run.ids)
