@@ -22,7 +22,7 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
    (originator id, version) key exactly as with a fresh load, and ``BudgetLedger.run`` re-runs
    the command on aggregates loaded afresh (the failed batch's ones were taken, never returned).
 
-Bounded, least recently used out, by an estimate of the memory its aggregates take, in units of
+Bounded, least recently used out (a bulk put counts as least recent: :meth:`put`), by an estimate of the memory its aggregates take, in units of
 ~400 bytes: an aggregate weighs its version (the events folded into it) plus ``FIXED`` for its
 fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB; a
 project of 22 events restored from a snapshot ~10 KB, 454 B per event, since its state classes
@@ -54,6 +54,8 @@ DEFAULT_SIZE = 300_000  # units of ~400 bytes (see the module's docstring)
 FIXED = 3  # an aggregate's fixed part, in the same units
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000
+#: a put of at least this many aggregates (an import's batch) goes in at the old end
+BULK_PUT = 64
 
 
 def cache_size() -> int:
@@ -130,12 +132,23 @@ class AggregateCache:
             self.put(aggregates)
 
     def put(self, aggregates: Iterable[Aggregate]) -> None:
+        """Keep these aggregates; past the bound, evict from the old end.
+
+        A bulk put (:data:`BULK_PUT` aggregates or more: an import's batch) goes in at the old
+        end, so that when the cache is full it is the first to go, not what the cache held:
+        the passes of an import (monthly payment files, the benchmark's passes) visit the same
+        projects in the same order, and plain LRU then evicts exactly the project the next
+        batch needs — no hit at all once the projects outweigh the bound (the scale-0.1
+        profile: 12,500 of 15,000 loads missed in the last pass). So a share of them stays and
+        hits on every pass. A small put (one command) is most recent, as in LRU."""
         items = self.items
-        for agg in aggregates:
-            if agg.pending_events:  # never keep state that is not in the store
-                continue
+        keep = [agg for agg in aggregates if not agg.pending_events]  # never state not stored
+        bulk = len(keep) >= BULK_PUT
+        for agg in keep:
             self._pop(agg.id)
             items[agg.id] = agg
+            if bulk:
+                items.move_to_end(agg.id, last=False)
             self.weight += agg.version + FIXED
         while self.weight > self.maxsize and items:
             _, old = items.popitem(last=False)

@@ -51,6 +51,29 @@ class StreamedBatch(Batch):
         self.recorded_at: datetime | None = None
         self._done: list[Aggregate] = []
         self._pending = 0
+        self._flushed_at = 0  # self.commands at the last flush
+
+    def flush_due(self) -> None:
+        """Flush when :data:`PART_EVENTS` commands ran since the last flush (an importer whose
+        aggregates stay open to the end, e.g. payments: a project's rows are spread over the
+        file's dates, so it is rarely done before the last rows)."""
+        if self.commands - self._flushed_at >= PART_EVENTS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Save what every held aggregate has pending as one part, and keep the aggregates: they
+        take more commands, each saved at its next version. After :meth:`stop_saving` the
+        pending events are dropped instead (the transaction is rolled back; the aggregates'
+        state, which the later rows are checked against, is kept)."""
+        self._flushed_at = self.commands
+        held = self.touched()
+        if not self.saving:
+            for agg in held:
+                agg.collect_events()
+            return
+        self._done.extend(held)
+        self._pending += sum(len(a.pending_events) for a in held)
+        self.save_part()
 
     def done(self, aggregates: Iterable[Aggregate]) -> None:
         """These aggregates take no more commands: save them with the next part, then forget them."""

@@ -203,3 +203,35 @@ def test_ids_preload_found_absent_are_new_and_a_rival_creating_one_still_loses(a
         app.run(work)
     rival.close()
     app.close()
+
+
+def test_passes_over_more_than_the_cache_holds_still_hit(db_url: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches visiting the same projects in the same order, pass after pass (an import's monthly
+    files): plain LRU evicts exactly the project the next batch needs and never hits once the
+    projects outweigh the bound; a bulk put goes in at the old end, so the cache keeps a share."""
+    import ledger.aggregate_cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "BULK_PUT", 4, raising=False)
+    monkeypatch.setenv(CACHE_ENV, "60")  # 12 projects of version 2: 60 units, then they grow
+    app = BudgetLedger.open(db_url)
+    issue(app, "R", "拉萨市", "1000万")
+    names = [f"P{k:02d}" for k in range(24)]
+    for n in names:
+        project(app, n, "拉萨市")
+        allocate(app, "R", n, "1万")
+    for month in range(3):
+        hits = app.aggregate_cache.hits
+        for start in range(0, len(names), 6):
+            with app.batch() as b:
+                b.preload(names[start:start + 6])
+                for n in names[start:start + 6]:
+                    b.pay(build(PayCommand, project_id=n, amount=100, payee="某公司",
+                                voucher=f"{n}-{month}", effective_date=f"2025-0{month + 3}-01",
+                                actor="test"))
+        cache = app.aggregate_cache
+        assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 60
+        assert cache.hits - hits >= 4, f"pass {month + 1}: {cache.hits - hits} hits"
+    for n in names:  # and never a wrong answer
+        assert _books(app.get_project(n)) == _books(_fresh(app, n))
+    app.close()

@@ -1,10 +1,11 @@
 """Applying planned steps: every command to ONE :class:`~ledger.batch.Batch`, i.e. against the
 ledger *plus the rows before it*. A refused row is reported and the next one tried, so one run lists
-every bad row; only a clean file is saved, in one transaction."""
+every bad row; only a clean file is saved, in one transaction (:func:`apply_streamed`: in parts
+of that one transaction, for a file whose events are too many to hold)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,6 +23,7 @@ from ledger.imports.problems import (
     count,
 )
 from ledger.imports.reading import RawTable
+from ledger.streamed import StreamedBatch, streamed
 
 #: rows above which the CLI shows a progress bar
 PROGRESS_THRESHOLD = 1000
@@ -180,6 +182,58 @@ def apply_steps(
                                      ) from None
         events = sum(len(a.pending_events) for a in batch.touched())
     return ImportResult(file, kind, rows, run.applied, run.skipped, events, run.ids)
+
+
+def apply_streamed(
+    app: BudgetLedger,
+    file: str,
+    kind: str,
+    rows: int,
+    steps: Iterable[Step],
+    problems: list[Problem],
+    *,
+    count: int,
+    ends: Mapping[int, str],
+    progress: ProgressFactory | None = None,
+    already_summary: str | None = None,
+    preload: Callable[[Batch], object] | None = None,
+) -> ImportResult:
+    """:func:`apply_steps` written in parts (``ledger/streamed.py``) so that a 100k-row file's
+    events never pile up in memory: every :data:`~ledger.streamed.PART_EVENTS` commands the
+    pending events are saved into the one held transaction, and the project ``ends[i]`` is
+    saved and dropped after step ``i``, its last. The steps (``count`` of them) may be built as
+    they are applied. The checks are apply_steps': each step against the ledger plus the steps
+    before it (the aggregates stay held), every bad row listed, and nothing committed unless all
+    passed — a refusal after parts were written rolls them back with the transaction."""
+    run = Run(file, set(), set(), list(problems))
+    advance = progress("checking rows against the ledger", count) if progress else None
+    with streamed(app) as batch:
+        if run.problems:
+            batch.stop_saving()
+        if preload is not None:
+            preload(batch)
+        for i, step in enumerate(steps):
+            if advance:
+                advance(1)
+            before = len(run.problems)
+            run.step(step, batch)
+            if len(run.problems) > before:
+                batch.stop_saving()
+            if i in ends:
+                _drop(batch, ends[i])
+            batch.flush_due()
+        if run.problems:
+            raise run.refuse(count, already_summary)
+        batch.commit()
+        events = batch.events
+    return ImportResult(file, kind, rows, run.applied, run.skipped, events, run.ids)
+
+
+def _drop(batch: StreamedBatch, project_id: str) -> None:
+    """A project past its last row takes no more commands: saved with the next part, forgotten."""
+    prj = batch.projects.get(project_id)
+    if prj is not None:
+        batch.done([prj])
 
 
 def run_import(app: BudgetLedger, table: RawTable, kind: str, steps: Sequence[Step],
