@@ -25,13 +25,14 @@ import cProfile
 import csv
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from bench.timing import cpu_s, peak_rss_mb
 
 TASKS = ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务", "以工代赈任务")
 PROVINCES = 31
@@ -95,14 +96,6 @@ def write_table(path: Path, rows: int, bad_row: bool = False) -> int:
     return n
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_s() -> float:
-    """This process's CPU time: on a shared machine, wall-clock rates say more about the others."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def run_import(path: Path, db: str, profile: str | None) -> dict[str, Any]:

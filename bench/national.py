@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import Engine, text
 
-from bench.timing import timed
+from bench.timing import peak_rss_mb, timed
 from ledger.application import BudgetLedger
 from ledger.commands import (
     AddProjectCommand,
@@ -126,9 +125,6 @@ def rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     return 0.0
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def say(msg: str) -> None:

@@ -21,13 +21,14 @@ import csv
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.timing import cpu_s, peak_rss_mb
 
 PER_PROJECT = 20
 PAYMENT_FEN = 1_000_000  # at most 1 万元 a payment
@@ -83,13 +84,6 @@ def write_file(path: Path, rows: int, bad_row: bool) -> int:
     return rows + bad_row
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_s() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def run_import(path: Path, db: str, profile: str | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Latency sampling shared by the benchmarks."""
+"""Latency sampling, memory and CPU time: what the benchmarks measure, in one place."""
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -19,3 +20,14 @@ def timed(fn: Callable[[], Any], samples: int) -> dict[str, float]:
     ms.sort()
     return {"p50_ms": round(statistics.median(ms), 2),
             "p95_ms": round(ms[max(0, int(0.95 * len(ms)) - 1)], 2), "max_ms": round(ms[-1], 2)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """This process's CPU time: on a shared machine, wall-clock rates say more about the others."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime

@@ -10,10 +10,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+import ledger.streamed as streamed
 from ledger.application import BudgetLedger
 
 settings.register_profile(
@@ -95,3 +97,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _uses_postgres(item) and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Streamed imports (ledger/streamed.py) in parts of 10 events, and a record of each save's size (so a test sees several saves)."""
+    monkeypatch.setattr(streamed, "PART_EVENTS", 10)
+    sizes: list[int] = []
+    real = streamed.save_aggregates
+
+    def spy(app: BudgetLedger, aggs: Any) -> Any:
+        sizes.append(sum(len(a.pending_events) for a in aggs))
+        return real(app, aggs)
+
+    monkeypatch.setattr(streamed, "save_aggregates", spy)
+    yield sizes

@@ -4,7 +4,6 @@ beyond a part, and a refusal or a failure after some parts leaves nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,6 @@ from tests.test_import_allocations import store_hash
 
 PROJECTS = 4
 FUNDS = 10_000  # 元 per project
-
-
-@pytest.fixture
-def small_parts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Parts of 10 events, and a record of each save's size (so a test sees several saves)."""
-    monkeypatch.setattr(streamed_mod, "PART_EVENTS", 10)
-    sizes: list[int] = []
-    real = streamed_mod.save_aggregates
-
-    def spy(app: BudgetLedger, aggs: Any) -> Any:
-        sizes.append(sum(len(a.pending_events) for a in aggs))
-        return real(app, aggs)
-
-    monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
-    yield sizes
 
 
 def ledger(url: str) -> BudgetLedger:

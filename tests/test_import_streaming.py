@@ -3,7 +3,6 @@ the result equals a one-save import, and a refusal or a failure after some saves
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +37,6 @@ def table(provinces: int = 2, prefectures: int = 4, counties: int = 5) -> str:
             lines.append(f"省{p},{pref},,{counties * 10 + 1},{counties * 20 + 1}")
             lines += [f"{pref},{pref}县{c},,10,20" for c in range(counties)]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def small_parts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Parts of 10 events, and a record of each save's size (so a test sees several saves)."""
-    monkeypatch.setattr(streamed_mod, "PART_EVENTS", 10)
-    sizes: list[int] = []
-    real = streamed_mod.save_aggregates
-
-    def spy(app: BudgetLedger, aggs: Any) -> Any:
-        sizes.append(sum(len(a.pending_events) for a in aggs))
-        return real(app, aggs)
-
-    monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
-    yield sizes
 
 
 def test_parts_give_the_same_ledger_as_one_save(tmp_path: Path, small_parts: list[int]) -> None:
