@@ -139,10 +139,20 @@ class EdgeStore:
         total = " + ".join(f"(a{i} != 0)" for i in range(self.tasks))
         return int(self.db.execute(f"SELECT coalesce(sum({total}), 0) FROM edge").fetchone()[0])
 
+    def set_ranks(self, rank: dict[str, int]) -> None:
+        """The holders' ranks (parents first): a receiver's first row is its first in that order."""
+        self.db.execute("CREATE TEMP TABLE holder (name TEXT PRIMARY KEY, rank INTEGER NOT NULL) "
+                        "WITHOUT ROWID")
+        self.db.executemany("INSERT INTO holder VALUES (?, ?)", rank.items())
+
     def _first_rows(self) -> None:
+        """Each receiver's first row, holders parents first and then in file order (the order
+        the rows are applied in) — one key per row, ``rank << 32 | row``, its minimum kept."""
         if not self._firsts:
             self.db.execute("CREATE TEMP TABLE first (row INTEGER PRIMARY KEY)")
-            self.db.execute("INSERT INTO first SELECT min(row) FROM edge GROUP BY receiver")
+            self.db.execute(
+                "INSERT INTO first SELECT min(h.rank * 4294967296 + e.row) % 4294967296 "
+                "FROM edge e JOIN holder h ON h.name = e.holder GROUP BY e.receiver")
             self._firsts = True
 
     def firsts(self) -> Iterator[Edge]:
@@ -160,6 +170,7 @@ class EdgeStore:
             "GROUP BY unit ORDER BY min(f.row)")]
 
     def first_of(self, to: str) -> Edge | None:
-        """The first row that gives ``to`` money, if any."""
-        return next(self._edges(f"SELECT {self.cols} FROM edge WHERE receiver = ? "
-                                "ORDER BY row LIMIT 1", (to,)), None)
+        """The first row that gives ``to`` money (holders parents first, then file order)."""
+        cols = ", ".join(f"e.{c.strip()}" for c in self.cols.split(","))
+        return next(self._edges(f"SELECT {cols} FROM edge e JOIN holder h ON h.name = e.holder "
+                                "WHERE e.receiver = ? ORDER BY h.rank, e.row LIMIT 1", (to,)), None)

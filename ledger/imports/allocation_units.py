@@ -2,8 +2,8 @@
 prefecture) and every receiving unit's level and area, declared in the import's transaction.
 
 Both work on the plan's scratch table (:class:`~ledger.imports.allocation_store.EdgeStore`),
-reading back the rows they need. A unit's geography is its first row's (file order): ``area`` cell,
-else ``from``. Levels are declared areas first, then the other units a chunk at a time, each
+reading back the rows they need. A unit's geography is its first row's, in the order the rows
+are applied (holders parents first, then file order): ``area`` cell, else ``from``. Levels are declared areas first, then the other units a chunk at a time, each
 chunk's existing declarations read in one query and its new ones saved with the next part
 (:class:`~ledger.streamed.StreamedBatch`), so a million units are never held at once.
 """

@@ -303,6 +303,7 @@ def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions
     try:
         direct_counties(table.file, store, notes)
         rank, tops, inner = shape(table.file, cols, store)
+        store.set_ranks(rank)
         plan = AllocationPlan(table.file, cols.tasks, store, sorted(rank, key=rank.__getitem__),
                               tops, notes=notes)
         closure(table.file, plan, opts, inner, rank)
