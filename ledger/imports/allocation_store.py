@@ -47,7 +47,8 @@ class EdgeStore:
 
     def __init__(self, tasks: int) -> None:
         self.tasks = tasks
-        self.db = sqlite3.connect("", isolation_level=None)
+        # one thread at a time; the finalizer may run in whichever thread collects the store
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         # closed (and so deleted) when the store is collected, even if close() is never called
         self._finalizer = weakref.finalize(self, self.db.close)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
