@@ -177,3 +177,15 @@ def test_a_table_without_areas_does_not_undo_a_declared_direct_county(app: Budge
     got = _units(app)
     assert got["林周县"] == ("county", "拉萨市", True)
     assert got["城关区"] == ("county", "拉萨市", False)
+
+
+def test_a_unit_funded_by_two_holders_takes_its_place_from_the_row_applied_first(
+        app: BudgetLedger) -> None:
+    """乙县 gets money from 市 (row 2) and from 省 (row 4). Rows are applied holders parents first,
+    so 省's row is its first: 乙县 is placed under 省, whatever the file order (the planning reads
+    a receiver's first row back from its scratch table in that order)."""
+    text = "from,to,T\n市,乙县,2\n省,市,10\n省,乙县,3\n"
+    import_allocations(app, table_from_text(text, "two.csv"), _opts())
+    got = _units(app)
+    assert got["乙县"] == ("prefecture", "省", False)
+    assert got["市"] == ("prefecture", "省", False)

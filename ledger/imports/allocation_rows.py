@@ -1,16 +1,15 @@
 """An allocation table's columns and rows: which header columns are tasks, totals or row numbers,
-and every data row validated into a compact :class:`Edge` — a file of a million rows is held as
-these (a pydantic row model per row took ~1 KB; an Edge ~150 bytes), never as cells or models."""
+and every data row validated as it is read into the scratch table of an
+:class:`~ledger.imports.allocation_store.EdgeStore` — a file of a million rows is never held in
+memory, as cells, models or compact rows."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import attrgetter
 
 from ledger.imports.allocation_steps import money
+from ledger.imports.allocation_store import EdgeStore
 from ledger.imports.problems import ImportRejected, Problem, refuse
 from ledger.imports.reading import RawTable
 from ledger.imports.rows import AllocationRow, is_row_number, merged_amounts, validate
@@ -85,34 +84,6 @@ def table_columns(table: RawTable, notes: list[str]) -> Columns:
     return cols
 
 
-_BITS = 64  # per task amount in Edge.packed (an entry is at most 10**14 分 < 2**47)
-_MASK = (1 << _BITS) - 1
-
-
-@dataclass(slots=True)
-class Edge:
-    """One validated row: ``holder`` passes :meth:`amount` (分, per task column, in header order)
-    on to ``to``. ``area`` is the area cell (None: the holder); ``direct`` a 直管县 note. The
-    amounts are packed into one int: a tuple of ints took ~150 bytes a row, this ~40."""
-
-    row: int
-    holder: str
-    to: str
-    packed: int
-    area: str | None = None
-    direct: bool = False
-
-    @staticmethod
-    def pack(amounts: list[int]) -> int:
-        packed = 0
-        for ti, a in enumerate(amounts):
-            packed |= a << (ti * _BITS)
-        return packed
-
-    def amount(self, ti: int) -> int:
-        return (self.packed >> (ti * _BITS)) & _MASK
-
-
 def _subtotal(table: RawTable, cols: Columns, n: int, raw: dict[str, str]) -> list[Problem]:
     """A row whose from or to is a total label (拉萨市小计, 合计): never counted as a transfer."""
     for col in (cols.holder, cols.to):
@@ -148,14 +119,6 @@ def _row_checks(table: RawTable, cols: Columns, n: int, raw: dict[str, str], row
     return problems
 
 
-class _Names(dict[str, str]):
-    """One str object per unit name: a holder's name is on thousands of rows."""
-
-    def __missing__(self, key: str) -> str:
-        self[key] = key
-        return key
-
-
 def _validated(table: RawTable, cols: Columns, n: int, raw: dict[str, str],
                unit: str) -> tuple[AllocationRow | None, list[Problem]]:
     bad = _subtotal(table, cols, n, raw)
@@ -175,44 +138,31 @@ def _validated(table: RawTable, cols: Columns, n: int, raw: dict[str, str],
     return (None if bad else row), bad
 
 
-def read_rows(table: RawTable, cols: Columns, unit: str) -> list[Edge]:
-    """Every row validated as it is read; refused as a whole (every bad row listed) if any is
-    bad, the same ``from,to`` pair twice included."""
+def read_rows(table: RawTable, cols: Columns, unit: str) -> EdgeStore:
+    """Every row validated as it is read into a scratch table; refused as a whole (every bad row
+    listed) if any is bad, the same ``from,to`` pair twice included."""
     problems: list[Problem] = []
-    edges: list[Edge] = []
-    names = _Names()  # holders and areas; a receiver's name is held once, by its edge
-    for n, raw in table.records():
-        row, bad = _validated(table, cols, n, raw, unit)
-        if row is None:
-            problems += bad
-            continue
-        edges.append(Edge(n, names[row.holder], row.to,
-                          Edge.pack([row.amounts.get(t, 0) for t in cols.tasks]),
-                          names[row.area] if row.area else None, is_direct_county(row.note)))
-    problems += duplicates(table.file, cols, edges)
-    if problems:
-        raise ImportRejected(table.file, problems)
-    return edges
+    store = EdgeStore(len(cols.tasks))
+    try:
+        for n, raw in table.records():
+            row, bad = _validated(table, cols, n, raw, unit)
+            if row is None:
+                problems += bad
+                continue
+            store.add(n, row.holder, row.to, [row.amounts.get(t, 0) for t in cols.tasks],
+                      row.area or None, is_direct_county(row.note))
+        store.finish()
+        problems += duplicates(table.file, cols, store)
+        if problems:
+            raise ImportRejected(table.file, problems)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
-def by_receiver(edges: list[Edge]) -> Iterator[list[Edge]]:
-    """The edges grouped by receiving unit, each group in file order (a sort, not a dict of a
-    million names)."""
-    for _to, run in groupby(sorted(edges, key=attrgetter("to")), key=attrgetter("to")):
-        yield list(run)
-
-
-def duplicates(file: str, cols: Columns, edges: list[Edge]) -> list[Problem]:
-    problems = []
-    for run in by_receiver(edges):
-        if len(run) < 2:
-            continue
-        first: dict[str, int] = {}
-        for e in run:
-            if e.holder in first:
-                problems.append(Problem(file, e.row, cols.to, e.to,
-                                        f"duplicate row: {e.holder} → {e.to} is already on row "
-                                        f"{first[e.holder]}"))
-            else:
-                first[e.holder] = e.row
-    return problems
+def duplicates(file: str, cols: Columns, store: EdgeStore) -> list[Problem]:
+    """A ``from,to`` pair on a second row (found by a query, not a set of every pair)."""
+    return [Problem(file, n, cols.to, to, f"duplicate row: {holder} → {to} is already on row "
+                                          f"{first}")
+            for n, holder, to, first in store.duplicates()]

@@ -1,8 +1,9 @@
 """Where an allocation table's units sit: 直管县 rows (funded by the root, counted in their
 prefecture) and every receiving unit's level and area, declared in the import's transaction.
 
-Both work on the compact edges. A unit's geography is its first row's (file order): ``area`` cell,
-else ``from``. Levels are declared areas first, then the other units a chunk at a time, each
+Both work on the plan's scratch table (:class:`~ledger.imports.allocation_store.EdgeStore`),
+reading back the rows they need. A unit's geography is its first row's, in the order the rows
+are applied (holders parents first, then file order): ``area`` cell, else ``from``. Levels are declared areas first, then the other units a chunk at a time, each
 chunk's existing declarations read in one query and its new ones saved with the next part
 (:class:`~ledger.streamed.StreamedBatch`), so a million units are never held at once.
 """
@@ -16,7 +17,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ledger.commands import SetUnitCommand, build
-from ledger.imports.allocation_rows import Edge, by_receiver
+from ledger.imports.allocation_store import Edge, EdgeStore
 from ledger.imports.problems import ImportRejected, Problem
 from ledger.library_patches import fold
 from ledger.unit import Level, Unit
@@ -29,16 +30,16 @@ if TYPE_CHECKING:
 UNIT_CHUNK = 2000
 
 
-def direct_counties(file: str, edges: list[Edge], notes: list[str]) -> None:
+def direct_counties(file: str, store: EdgeStore, notes: list[str]) -> None:
     """Shanxi-style rows (a county listed under its prefecture, noted 「资金管理型直管县」) become
     transfers from the table's root: the province funds the county, the prefecture does not.
-    The county's area stays the prefecture. Afterwards ``edge.area`` is set when the table states
-    it (cell or note) and ``edge.direct`` says the unit is funded past its area."""
-    holders = {e.holder for e in edges}
+    The county's area stays the prefecture. Afterwards a row's ``area`` is set when the table
+    states it (cell or note) and ``direct`` says the unit is funded past its area. One streamed
+    pass over the rows that are marked or name themselves as their area; the tree's inner edges
+    and the marked rows are held, not the table."""
     parent_of: dict[str, str] = {}
-    for e in edges:
-        if e.to in holders:
-            parent_of.setdefault(e.to, e.holder)
+    for e in store.inner():
+        parent_of.setdefault(e.to, e.holder)
 
     def top_of(unit: str) -> str:
         seen = {unit}
@@ -47,15 +48,15 @@ def direct_counties(file: str, edges: list[Edge], notes: list[str]) -> None:
             seen.add(unit)
         return unit
 
-    moves = {i: top_of(e.holder) for i, e in enumerate(edges) if e.direct and e.holder in parent_of}
-    wanted = {(top, edges[i].to) for i, top in moves.items()}
-    receivers = {to for _top, to in wanted}
-    taken = {(e.holder, e.to) for e in edges if e.to in receivers} & wanted
+    marked = [e for e in store.edges("direct = 1 OR coalesce(area, holder) = receiver")]
+    moves = {e.row: top_of(e.holder) for e in marked if e.direct and e.holder in parent_of}
+    taken = {(top, e.to) for e in marked if e.row in moves
+             for top in [moves[e.row]] if store.has_pair(top, e.to)}
     problems: list[Problem] = []
-    for i, e in enumerate(edges):
-        marked = e.direct
-        if i in moves:  # listed under its prefecture: funded from the root
-            top = moves[i]
+    moved: list[tuple[int, str, str]] = []
+    for e in marked:
+        if e.row in moves:  # listed under its prefecture: funded from the root
+            top = moves[e.row]
             if (top, e.to) in taken:
                 problems.append(Problem(file, e.row, "to", e.to,
                                         f"{e.to} is marked 直管县 (funded by {top} directly) but "
@@ -65,36 +66,37 @@ def direct_counties(file: str, edges: list[Edge], notes: list[str]) -> None:
             notes.append(f"{file}: row {e.row}: {e.to} is a 资金管理型直管县: funded by {top} "
                          f"directly (not through {e.holder}); it counts in {area}'s subtotal")
             e.holder, e.area = top, area
-        elif marked and not e.area:
+            moved.append((e.row, top, area))
+        elif e.direct and not e.area:
             problems.append(Problem(file, e.row, "area", None,
                                     f"{e.to} is marked 直管县 and funded by {e.holder} directly: "
                                     "give its prefecture in the area column"))
             continue
         if (e.area or e.holder) == e.to:
             problems.append(Problem(file, e.row, "area", e.area, f"{e.to} cannot be its own area"))
-            continue
-        e.direct = marked or (e.area or e.holder) != e.holder
     if problems:
         raise ImportRejected(file, problems)
+    for row, top, area in moved:
+        store.move(row, top, area)
+    store.mark_direct()
 
 
 @dataclass
 class Units:
-    """Each receiving unit's first edge (its geography), in file order, and the areas'."""
+    """The areas' first edges (their geography), and where to read every receiving unit's."""
 
     tops: list[str]
-    first: list[Edge]
+    store: EdgeStore
     areas: dict[str, Edge | None]  # an area unit → its first edge (None: a top or not received)
 
     @classmethod
-    def of(cls, edges: list[Edge], tops: list[str]) -> Units:
-        first = sorted((run[0] for run in by_receiver(edges)), key=attrgetter("row"))
-        names = {e.area or e.holder for e in first}
-        areas: dict[str, Edge | None] = dict.fromkeys(names)
-        for e in first:
-            if e.to in areas:
-                areas[e.to] = e
-        return cls(tops, first, areas)
+    def of(cls, store: EdgeStore, tops: list[str]) -> Units:
+        areas = {u: store.first_of(u) for u in store.first_areas()}
+        return cls(tops, store, areas)
+
+    def first(self) -> Iterator[Edge]:
+        """Each receiving unit's first edge, in file order, streamed."""
+        return self.store.firsts()
 
 
 def _load(batch: StreamedBatch, names: list[str]) -> None:
@@ -148,24 +150,24 @@ class _Levels:
         return None if above in (None, Level.TOWNSHIP) else Level.below(above)
 
 
-def _chunks(items: list[Edge]) -> Iterator[list[Edge]]:
+def _chunks(items: Iterator[Edge]) -> Iterator[list[Edge]]:
     it = iter(items)
     while chunk := list(islice(it, UNIT_CHUNK)):
         yield chunk
 
 
-def declare_units(batch: StreamedBatch, edges: list[Edge], tops: list[str],
+def declare_units(batch: StreamedBatch, store: EdgeStore, tops: list[str],
                   opts: AllocationOptions) -> None:
     """Record the units' levels and areas in the import's transaction: new units, and units whose
     area the table states; what is recorded already is not restated (``set_unit`` records no
     change). Areas are declared first (and kept: their members' checks read them)."""
-    units = Units.of(edges, tops)
+    units = Units.of(store, tops)
     _load(batch, [*tops, *units.areas])
     levels = _Levels(batch, units)
     heads = [(u, units.areas[u]) for u in [*tops, *(a for a in units.areas if a not in tops)]]
     for unit, edge in sorted(heads, key=lambda ue: _rank(levels.of_area(ue[0]))):
         _declare(batch, unit, edge, levels.of_area(unit), unit in tops, opts)
-    for chunk in _chunks([e for e in units.first if e.to not in units.areas]):
+    for chunk in _chunks(e for e in units.first() if e.to not in units.areas):
         _load(batch, [e.to for e in chunk])
         for e in sorted(chunk, key=lambda e: _rank(levels.of(e.to, e))):
             _declare(batch, e.to, e, levels.of(e.to, e), False, opts)

@@ -4,8 +4,8 @@ The steps are built a group at a time (a holder's rows, at most :data:`CHUNK` st
 ids they create are looked up in one query per chunk (``Batch.preload``); an indicator that takes
 no more forwards — the holder's own once its rows are done, a receiver that forwards nothing at
 once — goes to :meth:`~ledger.streamed.StreamedBatch.done`, which saves it with the next part of
-the transaction and forgets it. So memory holds the plan's compact rows and the open holders'
-indicators, not the file's events.
+the transaction and forgets it. So memory holds the open holders' indicators, not the file's
+events (the plan's rows are in its scratch table, read back a holder at a time).
 
 All or nothing: a refused command stops the saving (the rest of the file is still checked, so
 every bad row is listed) and the :class:`~ledger.imports.problems.ImportRejected` raised at the
@@ -90,7 +90,7 @@ def _ids(plan: AllocationPlan, opts: AllocationOptions, run: Run) -> Iterator[st
     for root in plan.roots:
         if root.indicator_id not in run.skipped_ids:
             yield root.indicator_id
-    for step in (s for g in plan.groups for s in plan.steps_ids(opts, g)):
+    for step in (s for holder in plan.groups for s in plan.steps_ids(opts, holder)):
         if step not in run.skipped_ids:
             yield step
 
@@ -99,14 +99,14 @@ def _apply_all(w: _Writer, app: BudgetLedger, plan: AllocationPlan,
                opts: AllocationOptions) -> None:
     run = w.run
     w.apply(plan.root_steps(app, opts))
-    for g in plan.groups:
-        blocked = list(plan.blocked_ids(opts, g))
+    for holder in plan.groups:
+        blocked = list(plan.blocked_ids(opts, holder))
         run.blocked.update(blocked)
         run.failed.update(blocked)
-        for chunk in _chunks(plan.steps(app, opts, g)):
+        for chunk in _chunks(plan.steps(app, opts, holder)):
             w.apply(chunk)
-        w.finish(plan.holder_indicator[(g.holder, t)] for t in plan.tasks
-                 if (g.holder, t) in plan.holder_indicator)
+        w.finish(plan.holder_indicator[(holder, t)] for t in plan.tasks
+                 if (holder, t) in plan.holder_indicator)
 
 
 def write_allocations(app: BudgetLedger, table: RawTable, plan: AllocationPlan,
@@ -123,7 +123,7 @@ def write_allocations(app: BudgetLedger, table: RawTable, plan: AllocationPlan,
             run.problems = _fill_cells(table, run.problems)
             raise run.refuse(w.steps, ALREADY.format(doc=opts.doc))
         try:
-            declare_units(batch, plan.edges, plan.tops, opts)
+            declare_units(batch, plan.store, plan.tops, opts)
         except (InputError, inv.InvariantViolation) as e:
             raise ImportRejected(table.file, [Problem(
                 table.file, None, None, None, str(e),

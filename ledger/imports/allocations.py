@@ -2,8 +2,9 @@
 
 Planning checks what only the whole table can tell — columns that are not tasks, subtotal rows,
 cycles, duplicate pairs, holders forwarding more than they receive, ``--expect-total`` — before any
-command runs, on compact rows (:class:`~ledger.imports.allocation_rows.Edge`); the commands are
-then built holder by holder, parents first, and written by :mod:`.allocation_write`.
+command runs, as queries and streamed passes over a scratch table of the rows
+(:class:`~ledger.imports.allocation_store.EdgeStore`), so memory does not grow with the rows; the
+commands are then built holder by holder, parents first, and written by :mod:`.allocation_write`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from ledger import invariants as inv
 from ledger.application import BudgetLedger
 from ledger.commands import ForwardCommand, IssueCommand, build
 from ledger.errors import InputError
-from ledger.imports.allocation_rows import Columns, Edge, read_rows, table_columns
+from ledger.imports.allocation_rows import Columns, read_rows, table_columns
 from ledger.imports.allocation_steps import forward_step, issue_step, money
+from ledger.imports.allocation_store import Edge, EdgeStore
 from ledger.imports.allocation_units import direct_counties
 from ledger.imports.allocation_write import CELL, write_allocations
 from ledger.imports.apply import ImportResult, ProgressFactory, Root, Step
@@ -95,17 +97,18 @@ def _template(opts: AllocationOptions) -> dict[str, object]:
 
 
 
-def shape(file: str, cols: Columns, edges: list[Edge]) -> tuple[dict[str, int], list[str]]:
-    """Rank of each holder (parents first) and the top holders; a cycle refuses the table. Only
-    holders are ranked: a unit that forwards nothing can be on no cycle and follows its holder."""
-    holders = {e.holder for e in edges}
-    order: dict[str, None] = {}  # holders by first appearance in either column
-    for e in edges:
-        for u in (e.holder, e.to):
-            if u in holders and u not in order:
-                order[u] = None
-    inner = [(e.row, e.holder, e.to) for e in edges if e.to in holders]
-    rank, cycles = topological(list(order), inner)
+def shape(file: str, cols: Columns,
+          store: EdgeStore) -> tuple[dict[str, int], list[str], list[Edge]]:
+    """Rank of each holder (parents first), the top holders and the inner edges (those whose
+    receiver is a holder, in file order); a cycle refuses the table. Only holders are ranked: a
+    unit that forwards nothing can be on no cycle and follows its holder."""
+    inner = store.inner()
+    # holders by first appearance in either column (a row's holder before its receiver)
+    pos = {h: 2 * n for h, n in store.holders().items()}
+    for e in inner:
+        pos[e.to] = min(pos[e.to], 2 * e.row + 1)
+    order = sorted(pos, key=pos.__getitem__)
+    rank, cycles = topological(order, [(e.row, e.holder, e.to) for e in inner])
     problems = []
     for cyc in cycles:
         chain = " → ".join([cyc[0][1], *(e[2] for e in cyc)])
@@ -114,45 +117,42 @@ def shape(file: str, cols: Columns, edges: list[Edge]) -> tuple[dict[str, int], 
                                 "cannot flow back to a unit it came from"))
     if problems:
         raise ImportRejected(file, problems)
-    receivers = {e[2] for e in inner}
-    return rank, [u for u in order if u not in receivers]
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A holder's rows: ``edges[start:end]`` once the edges are sorted parents first."""
-
-    holder: str
-    start: int
-    end: int
-
-
-def groups(edges: list[Edge]) -> list[Group]:
-    out: list[Group] = []
-    start = 0
-    for i in range(1, len(edges) + 1):
-        if i == len(edges) or edges[i].holder != edges[start].holder:
-            out.append(Group(edges[start].holder, start, i))
-            start = i
-    return out
+    receivers = {e.to for e in inner}
+    return rank, [u for u in order if u not in receivers], inner
 
 
 Incoming = dict[tuple[str, int], list[tuple[int, int, str]]]  # (holder, task) → (row, fen, from)
 
 
-def incoming(edges: list[Edge], holders: set[str], tasks: int) -> Incoming:
-    """What each holder receives per task (the rows feeding a leaf are not needed)."""
+def incoming(inner: list[Edge], rank: dict[str, int], tasks: int) -> Incoming:
+    """What each holder receives per task, its givers parents first (the rows feeding a leaf are
+    not needed)."""
     ins: Incoming = {}
-    for e in edges:
-        if e.to in holders:
-            for ti in range(tasks):
-                if e.amount(ti):
-                    ins.setdefault((e.to, ti), []).append((e.row, e.amount(ti), e.holder))
+    for e in sorted(inner, key=lambda e: (rank[e.holder], e.row)):
+        for ti in range(tasks):
+            if e.amount(ti):
+                ins.setdefault((e.to, ti), []).append((e.row, e.amount(ti), e.holder))
     return ins
 
 
-def _outs(edges: list[Edge], g: Group, ti: int) -> list[tuple[int, int]]:
-    return [(e.row, e.amount(ti)) for e in edges[g.start:g.end] if e.amount(ti)]
+@dataclass(slots=True)
+class Outs:
+    """A holder's non-zero cells in one task, summed in one pass over its rows (not held):
+    enough of them for the messages, and the row where they first exceed ``have``."""
+
+    have: int
+    rows: list[int] = field(default_factory=list)  # the first 9: _rows_text shows 8 and "…"
+    total: int = 0
+    over: int | None = None
+
+    def add(self, row: int, fen: int) -> None:
+        if not fen:
+            return
+        self.total += fen
+        if len(self.rows) < 9:
+            self.rows.append(row)
+        if self.over is None and self.total > self.have:
+            self.over = row
 
 
 def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
@@ -160,8 +160,7 @@ def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
     problems = []
     for t, want in expected.items():
         ti = plan.tasks.index(t)
-        got = sum(e.amount(ti) for g in plan.groups if g.holder in plan.tops
-                  for e in plan.edges[g.start:g.end])
+        got = sum(plan.top_cells[(top, ti)][1] for top in plan.tops if (top, ti) in plan.top_cells)
         if got != want:
             diff = got - want
             problems.append(Problem(
@@ -172,139 +171,150 @@ def check_totals(file: str, plan: AllocationPlan, expected: dict[str, int],
     return problems
 
 
-def _over(file: str, holder: str, t: str, ins: list[tuple[int, int, str]],
-          outs: list[tuple[int, int]], unit: str) -> Problem | None:
+def _over(file: str, holder: str, t: str, ins: list[tuple[int, int, str]], outs: Outs,
+          unit: str) -> Problem | None:
     """The row where a holder's forwards first exceed what it receives in task t, if any."""
-    have = ins[0][1] if ins else 0
-    running = 0
-    for n, a in outs:
-        running += a
-        if running > have:
-            total = sum(a for _, a in outs)
-            src = f"receives {money(have, unit)} ({_rows_text([ins[0][0]])})" if ins else (
-                "receives nothing in this task")
-            return Problem(file, n, t, None,
-                           f"holder {holder} forwards {money(total, unit)} in total "
-                           f"({_rows_text([m for m, _ in outs])}) but {src}: over by "
-                           f"{money(total - have, unit)} [{inv.AvailableWouldGoNegative.name}]",
-                           invariant=True)
-    return None
+    if outs.over is None:
+        return None
+    have = outs.have
+    src = f"receives {money(have, unit)} ({_rows_text([ins[0][0]])})" if ins else (
+        "receives nothing in this task")
+    return Problem(file, outs.over, t, None,
+                   f"holder {holder} forwards {money(outs.total, unit)} in total "
+                   f"({_rows_text(outs.rows)}) but {src}: over by "
+                   f"{money(outs.total - have, unit)} [{inv.AvailableWouldGoNegative.name}]",
+                   invariant=True)
 
 
-def closure(file: str, plan: AllocationPlan, opts: AllocationOptions) -> None:
+def closure(file: str, plan: AllocationPlan, opts: AllocationOptions, inner: list[Edge],
+            rank: dict[str, int]) -> None:
     """Each holder's indicator per task, and the (holder, task) flows not run because the numbers
-    fail (their forwards are reported as not checked)."""
-    ins_of = incoming(plan.edges, {g.holder for g in plan.groups}, len(plan.tasks))
+    fail (their forwards are reported as not checked); one streamed pass over each holder's rows.
+    The tops' sums per task are kept (roots, ``--expect-total``)."""
+    tasks = plan.tasks
+    ins_of = incoming(inner, rank, len(tasks))
     tops = set(plan.tops)
-    for g in plan.groups:
-        for ti, t in enumerate(plan.tasks):
-            outs = _outs(plan.edges, g, ti)
-            if not outs:
+    for holder in plan.groups:
+        ins = [ins_of.get((holder, ti), []) for ti in range(len(tasks))]
+        outs = [Outs(i[0][1] if i else 0) for i in ins]
+        for e in plan.store.of(holder):
+            for ti, o in enumerate(outs):
+                o.add(e.row, e.amounts[ti])
+        for ti, t in enumerate(tasks):
+            o = outs[ti]
+            if not o.rows:
                 continue
-            if g.holder in tops:
-                plan.holder_indicator[(g.holder, t)] = allocation_indicator_id(
-                    opts.doc, None, g.holder, t)
+            if holder in tops:
+                plan.top_cells[(holder, ti)] = (o.rows[0], o.total)
+                plan.holder_indicator[(holder, t)] = allocation_indicator_id(
+                    opts.doc, None, holder, t)
                 continue
-            ins = ins_of.get((g.holder, ti), [])
-            if len(ins) > 1:
+            if len(ins[ti]) > 1:
                 plan.problems.append(Problem(
-                    file, outs[0][0], t, None,
-                    f"{g.holder} receives {t} on {_rows_text([n for n, _, _ in ins])} and also "
+                    file, o.rows[0], t, None,
+                    f"{holder} receives {t} on {_rows_text([n for n, _, _ in ins[ti]])} and also "
                     "forwards it; an edge-list table cannot say which of its indicators a forward "
                     "draws on — split the table by document"))
-                plan.blocked.add((g.holder, t))
+                plan.blocked.add((holder, t))
                 continue
-            over = _over(file, g.holder, t, ins, outs, opts.unit)
+            over = _over(file, holder, t, ins[ti], o, opts.unit)
             if over:
                 plan.problems.append(over)
-                plan.blocked.add((g.holder, t))
-            if ins:
-                plan.holder_indicator[(g.holder, t)] = allocation_indicator_id(
-                    opts.doc, ins[0][2], g.holder, t)
+                plan.blocked.add((holder, t))
+            if ins[ti]:
+                plan.holder_indicator[(holder, t)] = allocation_indicator_id(
+                    opts.doc, ins[ti][0][2], holder, t)
 
 
 @dataclass
 class AllocationPlan:
-    """A checked table, compact: its edges sorted parents first, grouped by holder. The ledger
-    commands are built group by group as they are applied (:meth:`steps`), never all at once."""
+    """A checked table: its rows in a scratch table (:class:`EdgeStore`, read back a holder at
+    a time), its holders parents first. The ledger commands are built holder by holder as they
+    are applied (:meth:`steps`), never all at once. The scratch table lives as long as the plan
+    (the import's ids are derived from it afterwards)."""
 
     file: str
     tasks: list[str]
-    edges: list[Edge]
-    groups: list[Group]
+    store: EdgeStore
+    groups: list[str]  # the holders, parents first
     tops: list[str]
     problems: list[Problem] = field(default_factory=list)
     roots: list[Root] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     holder_indicator: dict[tuple[str, str], str] = field(default_factory=dict)
     blocked: set[tuple[str, str]] = field(default_factory=set)  # (holder, task)
+    #: (top, task index) → (its first non-zero row, its sum) in that task
+    top_cells: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
 
     @property
     def commands(self) -> int:
         """How many steps :meth:`steps` yields in all (for the progress bar)."""
-        return len(self.roots) + sum(1 for e in self.edges for ti in range(len(self.tasks)) if e.amount(ti))
+        return len(self.roots) + self.store.cells()
 
     def root_steps(self, app: BudgetLedger, opts: AllocationOptions) -> list[Step]:
         template = _template(opts)
         out = []
-        by_top = {g.holder: g for g in self.groups}
         for root in self.roots:
-            ti = self.tasks.index(root.task)
-            outs = _outs(self.edges, by_top[root.unit], ti)
+            row, total = self.top_cells[(root.unit, self.tasks.index(root.task))]
             issue = build(IssueCommand, indicator_id=root.indicator_id, unit=root.unit,
-                          task=root.task, amount=sum(a for _, a in outs), **template)
-            out.append(Step(outs[0][0], root.task, None, f"root of {root.unit}, {root.task}: ",
+                          task=root.task, amount=total, **template)
+            out.append(Step(row, root.task, None, f"root of {root.unit}, {root.task}: ",
                             issue_step(app, issue, opts), root.indicator_id))
         return out
 
-    def steps(self, app: BudgetLedger, opts: AllocationOptions, g: Group) -> Iterator[Step]:
+    def steps(self, app: BudgetLedger, opts: AllocationOptions, holder: str) -> Iterator[Step]:
         """The forwards of one holder's rows, in file order; a cell whose holder has no
         indicator of its task (reported in planning) gives none."""
-        for e in self.edges[g.start:g.end]:
+        for e in self.store.of(holder):
             for ti, t in enumerate(self.tasks):
                 cell = e.amount(ti)
-                parent = self.holder_indicator.get((g.holder, t))
+                parent = self.holder_indicator.get((holder, t))
                 if not cell or parent is None:
                     continue
-                ident = allocation_indicator_id(opts.doc, g.holder, e.to, t)
+                ident = allocation_indicator_id(opts.doc, holder, e.to, t)
                 fwd = build(ForwardCommand, parent_id=parent, child_id=ident, unit=e.to,
                             amount=cell, doc=opts.doc, effective_date=opts.effective_date,
                             actor=opts.actor)
-                yield Step(e.row, t, CELL, f"{g.holder} → {e.to}, {t}: ",
-                           forward_step(app, fwd, opts, g.holder, t), ident, needs=parent)
+                yield Step(e.row, t, CELL, f"{holder} → {e.to}, {t}: ",
+                           forward_step(app, fwd, opts, holder, t), ident, needs=parent)
 
-    def steps_ids(self, opts: AllocationOptions, g: Group) -> Iterator[str]:
+    def steps_ids(self, opts: AllocationOptions, holder: str) -> Iterator[str]:
         """The ids :meth:`steps` creates, without building the commands."""
-        for e in self.edges[g.start:g.end]:
+        for e in self.store.of(holder):
             for ti, t in enumerate(self.tasks):
-                if e.amount(ti) and (g.holder, t) in self.holder_indicator:
-                    yield allocation_indicator_id(opts.doc, g.holder, e.to, t)
+                if e.amount(ti) and (holder, t) in self.holder_indicator:
+                    yield allocation_indicator_id(opts.doc, holder, e.to, t)
 
-    def blocked_ids(self, opts: AllocationOptions, g: Group) -> Iterator[str]:
+    def blocked_ids(self, opts: AllocationOptions, holder: str) -> Iterator[str]:
         """The indicators a blocked flow of this holder would have created."""
         for t in self.tasks:
-            if (g.holder, t) in self.blocked:
-                for e in self.edges[g.start:g.end]:
-                    yield allocation_indicator_id(opts.doc, g.holder, e.to, t)
+            if (holder, t) in self.blocked:
+                for e in self.store.of(holder):
+                    yield allocation_indicator_id(opts.doc, holder, e.to, t)
 
 
 def plan_allocations(app: BudgetLedger, table: RawTable, opts: AllocationOptions) -> AllocationPlan:
-    """Validate an edge-list table into a compact plan (parents first); nothing is loaded."""
+    """Validate an edge-list table into a plan (parents first) whose rows wait in a scratch
+    table; nothing is loaded from the ledger."""
     notes = list(table.notes)
     cols = table_columns(table, notes)
     expected = expected_totals(opts, cols.tasks)
-    edges = read_rows(table, cols, opts.unit)
-    direct_counties(table.file, edges, notes)
-    rank, tops = shape(table.file, cols, edges)
-    edges.sort(key=lambda e: rank[e.holder])  # stable: file order within a holder
-    plan = AllocationPlan(table.file, cols.tasks, edges, groups(edges), tops, notes=notes)
-    plan.problems += check_totals(table.file, plan, expected, opts.unit)
-    closure(table.file, plan, opts)
-    by_top = {g.holder: g for g in plan.groups}
-    for top in tops:
-        for ti, t in enumerate(cols.tasks):
-            if any(a for _, a in _outs(edges, by_top[top], ti)):
-                plan.roots.append(Root(allocation_indicator_id(opts.doc, None, top, t), top, t))
+    store = read_rows(table, cols, opts.unit)
+    try:
+        direct_counties(table.file, store, notes)
+        rank, tops, inner = shape(table.file, cols, store)
+        store.set_ranks(rank)
+        plan = AllocationPlan(table.file, cols.tasks, store, sorted(rank, key=rank.__getitem__),
+                              tops, notes=notes)
+        closure(table.file, plan, opts, inner, rank)
+        plan.problems[:0] = check_totals(table.file, plan, expected, opts.unit)
+        for top in tops:
+            for ti, t in enumerate(cols.tasks):
+                if (top, ti) in plan.top_cells:
+                    plan.roots.append(Root(allocation_indicator_id(opts.doc, None, top, t), top, t))
+    except BaseException:
+        store.close()
+        raise
     return plan
 
 
@@ -313,7 +323,11 @@ def import_allocations(
     progress: ProgressFactory | None = None,
 ) -> ImportResult:
     plan = plan_allocations(app, table, opts)
-    result = write_allocations(app, table, plan, opts, progress)
+    try:
+        result = write_allocations(app, table, plan, opts, progress)
+    except BaseException:
+        plan.store.close()
+        raise
     result.roots = plan.roots
     result.notes = plan.notes
     return result
