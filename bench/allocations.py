@@ -24,15 +24,13 @@ import argparse
 import cProfile
 import csv
 import json
-import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.timing import cpu_s, peak_rss_mb
+from bench.timing import cpu_s, machine, peak_rss_mb
 
 TASKS = ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发展任务", "以工代赈任务")
 PROVINCES = 31
@@ -140,8 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"table: {n:,} rows, {path.stat().st_size / 1e6:.1f} MB", flush=True)
         db = args.db or f"sqlite:///{Path(tmp) / 'ledger.db'}"
         out = run_import(path, db, args.profile)
-        out.update(file_mb=round(path.stat().st_size / 1e6, 1), load=os.getloadavg()[0],
-                   nproc=os.cpu_count(), python=sys.version.split()[0])
+        out.update(file_mb=round(path.stat().st_size / 1e6, 1), **machine())
     print(json.dumps(out))
     return out
 

@@ -19,7 +19,6 @@ import argparse
 import cProfile
 import csv
 import json
-import os
 import random
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.timing import cpu_s, peak_rss_mb
+from bench.timing import cpu_s, machine, peak_rss_mb
 
 PER_PROJECT = 20
 PAYMENT_FEN = 1_000_000  # at most 1 万元 a payment
@@ -141,8 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         n = write_file(path, args.rows, args.bad_row)
         print(f"file: {n:,} rows, {path.stat().st_size / 1e6:.1f} MB", flush=True)
         out = run_import(path, db, args.profile)
-        out.update(file_mb=round(path.stat().st_size / 1e6, 1), load=os.getloadavg()[0],
-                   nproc=os.cpu_count(), python=sys.version.split()[0])
+        out.update(file_mb=round(path.stat().st_size / 1e6, 1), **machine())
     print(json.dumps(out))
     return out
 

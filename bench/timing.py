@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,3 +33,8 @@ def cpu_s() -> float:
     """This process's CPU time: on a shared machine, wall-clock rates say more about the others."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def machine() -> dict[str, Any]:
+    """What a figure was measured on: the load (the machine is shared), cores, Python."""
+    return {"load": os.getloadavg()[0], "nproc": os.cpu_count(), "python": sys.version.split()[0]}

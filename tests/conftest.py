@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +112,20 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(streamed, "save_aggregates", spy)
     yield sizes
+
+
+@pytest.fixture
+def lost_connection(small_parts: list[int], monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Every save after the third part fails as a lost connection would; call the returned
+    function to put the working save back."""
+    from eventsourcing.persistence import OperationalError
+
+    spy = streamed.save_aggregates
+
+    def failing(app: BudgetLedger, aggs: Any) -> Any:
+        if len(small_parts) == 3:
+            raise OperationalError("connection lost")
+        return spy(app, aggs)
+
+    monkeypatch.setattr(streamed, "save_aggregates", failing)
+    return lambda: monkeypatch.setattr(streamed, "save_aggregates", spy)

@@ -4,6 +4,7 @@ beyond a part, and a refusal or a failure after some parts leaves nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,21 +152,13 @@ def test_a_second_import_is_refused_and_skip_existing_adds_only_new_rows(
 
 
 def test_parts_in_one_transaction_on_postgres(pg_url: str, small_parts: list[int],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              lost_connection: Callable[[], None]) -> None:
     app = ledger(pg_url)
     position = app.last_position()
-    spy = streamed_mod.save_aggregates
-
-    def failing(app_: BudgetLedger, aggs: Any) -> Any:
-        if len(small_parts) == 3:
-            raise OperationalError("connection lost")
-        return spy(app_, aggs)
-
-    monkeypatch.setattr(streamed_mod, "save_aggregates", failing)
     with pytest.raises(StoreUnavailable):
         import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
     assert app.last_position() == position
-    monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
+    lost_connection()  # healed
     result = import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
     assert len(small_parts) >= 9 and max(small_parts[3:]) <= 10
     # PostgreSQL's positions are not a count (the rolled-back inserts left a gap)

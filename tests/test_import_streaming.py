@@ -3,6 +3,7 @@ the result equals a one-save import, and a refusal or a failure after some saves
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,20 +141,12 @@ def test_a_second_import_of_a_multi_part_file_is_refused(
 
 
 def test_parts_in_one_transaction_on_postgres(pg_url: str, small_parts: list[int],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              lost_connection: Callable[[], None]) -> None:
     app = BudgetLedger.open(pg_url)
-    spy = streamed_mod.save_aggregates
-
-    def failing(app_: BudgetLedger, aggs: Any) -> Any:
-        if len(small_parts) == 3:
-            raise OperationalError("connection lost")
-        return spy(app_, aggs)
-
-    monkeypatch.setattr(streamed_mod, "save_aggregates", failing)
     with pytest.raises(StoreUnavailable):
         import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
     assert app.last_position() == 0
-    monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
+    lost_connection()  # healed
     result = import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
     assert app.recorder.max_notification_id() is not None
     assert len(list(app.recorder.select_notifications(1, 10_000))) == result.events
