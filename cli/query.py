@@ -418,8 +418,9 @@ def verify(ctx: Context, fmt: str | None, anchor: tuple[int, str] | None) -> Non
       budget-ledger verify --anchor 404:28d5a989ba6c5848e878c4f22c16887984f138ec3d1ef04186b2a5a16fe0fed4
     """
     from ledger.integrity import verify_chain
-    from projections.updater import UndecodableEvent, read_position
+    from projections.updater import read_position
     from projections.verify import verify_projections
+    from projections.writer import UndecodableEvent
 
     app = ctx.app
     try:

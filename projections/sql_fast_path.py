@@ -4,7 +4,7 @@ When the read models live in the event store's own database (the ordinary ``--db
 PostgreSQL database of the store), a rebuild or catch-up lets the database decode the stored JSON
 and insert the rows itself — ``INSERT … SELECT``, one statement per event group and table
 (SQLite's ``json_extract``; PostgreSQL's ``jsonb``, parsed once per row) — instead of a Python
-round trip per event. :class:`~projections.updater.JournalWriter` stays the reference: it serves
+round trip per event. :class:`~projections.writer.JournalWriter` stays the reference: it serves
 scratch databases, and ``verify`` rebuilds through it and compares row by row, so each verify
 cross-checks the two.
 

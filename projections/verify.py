@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError
 
 from projections.db import scratch_engine
 from projections.tables import DATA_TABLES
-from projections.updater import Projector, UndecodableEvent, ensure_schema, read_position
+from projections.updater import Projector, ensure_schema, read_position
+from projections.writer import UndecodableEvent
 
 if TYPE_CHECKING:
     from ledger.application import BudgetLedger

@@ -29,9 +29,10 @@ from ledger.imports.lookups import indicators_by_document
 from ledger.terms import IndicatorTerms
 from projections.stored_state import flatten_terms
 from projections.tables import IndicatorRow
-from projections.updater import JournalWriter, Projector, UndecodableEvent
-from projections.updater import StoredEvent as LogRow
+from projections.updater import Projector
 from projections.verify import verify_projections
+from projections.writer import JournalWriter, UndecodableEvent
+from projections.writer import StoredEvent as LogRow
 from tests.helpers import issue
 
 OLD_LOG = Path(__file__).parent / "data" / "old_layout_events.json"

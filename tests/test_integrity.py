@@ -237,7 +237,8 @@ def test_verify_reports_an_undecodable_event_as_a_finding(any_url: str, garbage:
 def test_an_undecodable_payment_is_named_on_the_sql_path_too(db_url: str, garbage: bytes) -> None:
     """Payments are decoded by SQLite's JSON functions when the read models share its file; a
     damaged one still ends in the same clear error, naming its position."""
-    from projections.updater import Projector, UndecodableEvent
+    from projections.updater import Projector
+    from projections.writer import UndecodableEvent
 
     app = BudgetLedger.open(db_url)
     try:

@@ -24,8 +24,9 @@ from ledger.commands import (
 from ledger.movements import Project
 from projections import sql_fast_path
 from projections.db import engine_for, scratch_engine
-from projections.updater import Projector, UndecodableEvent, create_schema, drop_schema
+from projections.updater import Projector, create_schema, drop_schema
 from projections.verify import verify_projections
+from projections.writer import UndecodableEvent
 from tests.helpers import allocate, issue, project
 from tests.projections_scenario import build_scenario
 from tests.strategies import dump, first_difference

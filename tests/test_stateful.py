@@ -55,7 +55,8 @@ from projections import lineage
 from projections.db import engine_for, scratch_engine
 from projections.journal import View
 from projections.tables import Position
-from projections.updater import JournalWriter, Projector, ensure_schema
+from projections.updater import Projector, ensure_schema
+from projections.writer import JournalWriter
 from tests.reference import first_difference as books_difference
 from tests.reference import journal_books, reference_books
 from tests.strategies import Dump, dump, first_difference
