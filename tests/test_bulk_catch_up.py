@@ -48,7 +48,7 @@ def same_as_a_rebuild(app: BudgetLedger, engine: Engine) -> None:
 def test_catch_up_from_nothing_defers_the_indexes_and_ends_with_all_of_them(
         any_app: BudgetLedger) -> None:
     build_scenario(any_app)
-    projector = Projector(any_app, batch_size=7)
+    projector = Projector(any_app, batch_size=7, bulk_batch_size=7)
     projector.ensure_schema()
     seen: list[set[str]] = []
     assert projector.catch_up(on_batch=lambda _n: seen.append(index_names(projector.engine))) > 7
@@ -60,7 +60,7 @@ def test_catch_up_from_nothing_defers_the_indexes_and_ends_with_all_of_them(
 
 def test_a_killed_bulk_catch_up_is_finished_by_the_next_one(any_app: BudgetLedger) -> None:
     build_scenario(any_app)
-    projector = Projector(any_app, batch_size=5)
+    projector = Projector(any_app, batch_size=5, bulk_batch_size=5)
     projector.ensure_schema()
     assert projector._begin_bulk()  # what catch_up does first; then killed after two batches
     assert projector._catch_up(10, None) == 10

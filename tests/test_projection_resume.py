@@ -43,7 +43,7 @@ def apply_range(self, conn, after, upto):
     return applied
 
 Projector.apply_range = apply_range
-Projector(app, batch_size={BATCH}).catch_up()
+Projector(app, batch_size={BATCH}, bulk_batch_size={BATCH}).catch_up()
 print("finished", flush=True)
 """
 

@@ -23,7 +23,7 @@ from ledger.commands import (
 )
 from ledger.movements import Project
 from projections import sql_fast_path
-from projections.db import engine_for, scratch_engine
+from projections.db import current_engine, engine_for, scratch_engine
 from projections.updater import Projector, create_schema, drop_schema
 from projections.verify import verify_projections
 from projections.writer import UndecodableEvent
@@ -116,10 +116,14 @@ def test_a_malformed_payment_is_named_by_the_writer_and_nothing_is_half_written(
     with pytest.raises(Exception) as caught:
         sql_rebuild(app)
     assert caught.type.__name__ == "IntegrityError"
+    assert raw(app, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rm_%'") == [0]
     with pytest.raises(UndecodableEvent, match=f"log position {position}"):
         Projector(app).rebuild()
-    # both failed rebuilds left the store as it was: no read models yet, not half of them
-    assert raw(app, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'rm_%'") == [0]
+    # the rebuild commits batch by batch: what it left stops before the batch of the bad event
+    # (none of that batch's rows) and is behind the log, so no query answers from it
+    assert Projector(app).position() < position
+    assert raw(app, "SELECT count(*) FROM rm_payments WHERE position >= ?", position) == [0]
+    assert current_engine(app.config) is None
 
 
 def test_an_unknown_topic_is_left_to_the_writer(app: BudgetLedger) -> None:
