@@ -459,7 +459,8 @@ def verify(ctx: Context, fmt: str | None, anchor: tuple[int, str] | None) -> Non
 def rebuild(ctx: Context, quiet: bool) -> None:
     """Rebuild the read models from the log (after an upgrade that changes them, or at will).
 
-    One transaction: if it is interrupted, the old read models stay as they were.
+    Loaded in committed batches: if it is interrupted, no query answers from the part
+    it wrote, and the next command (a query, or rebuild again) finishes it.
 
     
     Example:
