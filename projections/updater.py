@@ -327,8 +327,8 @@ class Projector:
         """Empty tables at position 0 with the indexes deferred (one transaction), then the bulk
         catch-up: batches committed one by one, indexes built once at the end.
 
-        One transaction for the whole load was 15 % slower at scale 1.0 on SQLite (its WAL grows
-        to the size of the read models before the commit). An interrupted rebuild therefore
+        One transaction for the whole load was 15 % slower at scale 1.0 on SQLite (likely its
+        WAL, which grows to the size of the read models before the commit). An interrupted rebuild therefore
         leaves partial read models, never answered from: they are behind the log and flagged
         ``DEFERRED``, so the next command (a query, or ``rebuild`` again) finishes the load."""
         self.writer = JournalWriter()
