@@ -280,7 +280,8 @@ class Store:
         self.schemas: list[str] = []
         if db and db.startswith("postgres"):
             self.kind, self.base = "postgres", db.split("?")[0]
-            self.url = self.new_schema("bench")
+            # --reuse: the schema a run kept (its URL's ?schema=), else a new one
+            self.url = db if reuse else self.new_schema("bench")
         else:
             self.kind = "sqlite"
             path = Path(db) if db else Path(self.tmp.name) / "national.db"  # type: ignore[union-attr]
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--rebuild-batch", type=int, default=10_000, help="events per projector batch")
     ap.add_argument("--skip-catchup", action="store_true", help="do not measure catch-up separately")
     ap.add_argument("--reuse", action="store_true",
-                    help="no import: measure the projections and queries of the --db FILE kept earlier")
+                    help="no import: measure the projections and queries of a store kept earlier (--db FILE, or a PostgreSQL URL with ?schema=)")
     ap.add_argument("--skip-python-rebuild", action="store_true",
                     help="do not measure the rebuild into another database (Python writer)")
     ap.add_argument("--samples", type=int, default=200, help="timed calls per query")
@@ -373,8 +374,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
 
     s = Shape.at(args.scale)
-    if args.reuse and not (args.db and not args.db.startswith("postgres")):
-        ap.error("--reuse needs --db FILE: a SQLite store kept by an earlier run (--keep)")
+    if args.reuse and not (args.db and (not args.db.startswith("postgres") or "schema=" in args.db)):
+        ap.error("--reuse needs --db FILE or a PostgreSQL URL with ?schema=: a store kept by an "
+                 "earlier run (--keep)")
     store = Store(args.db, args.keep, reuse=args.reuse)
     say(f"national benchmark: scale {args.scale} on {store.kind}: {PROVINCES * 3} roots, "
         f"{s.prefectures} prefectures, {s.counties} counties, {s.projects:,} projects, "
