@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
 #: events per committed batch of a bulk load (catch-up from 0, rebuild): at scale 1.0 on SQLite,
-#: 2,000 or 10,000 spent a fifth of the time committing and checkpointing (docs/performance.md)
+#: batches of 10,000 took 38.0 s where 50,000 took 31.7 s (docs/performance.md)
 BULK_BATCH = 50_000
 
 
@@ -328,9 +328,10 @@ class Projector:
         catch-up: batches committed one by one, indexes built once at the end.
 
         One transaction for the whole load was 15 % slower at scale 1.0 on SQLite (likely its
-        WAL, which grows to the size of the read models before the commit). An interrupted rebuild therefore
-        leaves partial read models, never answered from: they are behind the log and flagged
-        ``DEFERRED``, so the next command (a query, or ``rebuild`` again) finishes the load."""
+        WAL, which grows to the size of the read models before the commit). An interrupted
+        rebuild therefore leaves partial read models, never answered from: they are behind the
+        log and flagged ``DEFERRED``, so the next command (a query, or ``rebuild`` again)
+        finishes the load."""
         self.writer = JournalWriter()
         with self.engine.begin() as conn:
             drop_schema(conn)
