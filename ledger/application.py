@@ -38,6 +38,7 @@ from ledger.project import Project
 from ledger.snapshots import (
     register_transcodings,
     snapshot_interval,
+    snapshot_mapper,
     snapshot_replayed,
     take_snapshots,
 )
@@ -88,13 +89,15 @@ class BudgetLedger(Application[UUID]):
         """The library's snapshot store, or None on a read-only copy made before snapshots
         existed (its table cannot be created there; nothing would be written anyway)."""
         try:
-            return super().construct_snapshot_store()
+            store = super().construct_snapshot_store()
         except (PersistenceError, sqlite3.DatabaseError) as e:
             if "readonly" not in str(e) and "read-only" not in str(e):
                 raise
             self.snapshot_intervals = {}
             self.snapshot_replayed = 0
             return None
+        store.mapper = snapshot_mapper(self.mapper)  # compressed, unlike the events
+        return store
 
     @classmethod
     def open(cls, url: str | None = None) -> BudgetLedger:
