@@ -18,6 +18,11 @@ What the library gives and what is ours:
   snapshotted from there, all of one save's snapshots in one insert.
 - :func:`load_many` is ``Batch.preload``'s bulk read: the latest snapshot of each of many
   aggregates in one query, then only the events after it, in one query per few hundred.
+- :func:`snapshot_loaded`: when to snapshot besides the library's interval rule — a project that
+  ``preload`` read from the store (a cache miss: what replays) once enough events follow its
+  latest snapshot (``BUDGET_LEDGER_SNAPSHOT_REPLAYED``); one the cache handed out never is.
+- :class:`SnapshotCompressor`: snapshots (not events) are stored zlib-compressed, to stay inside
+  one SQLite page.
 - transcodings for the state a project holds (``FundingLine``, ``Timeline``, ``PaymentState``),
   compact lists rather than the library's ``{"_type_", "_data_"}`` per date.
 """
