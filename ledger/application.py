@@ -35,7 +35,13 @@ from ledger.library_patches import (  # noqa: F401 - fold re-exported
     stamp_recorded_at,
 )
 from ledger.project import Project
-from ledger.snapshots import register_transcodings, snapshot_interval, take_snapshots
+from ledger.snapshots import (
+    register_transcodings,
+    snapshot_interval,
+    snapshot_mapper,
+    snapshot_replayed,
+    take_snapshots,
+)
 from ledger.store import MAX_WAIT_ENV, StoreConfig, check_reachable, max_wait, parse_store_url
 from ledger.transcodings import DateAsISO, DatetimeAsISOOnce, IndicatorTermsAsDict
 
@@ -71,8 +77,10 @@ class BudgetLedger(Application[UUID]):
         check_reachable(config)
         every = snapshot_interval()  # ledger/snapshots.py: projects only, from memory
         self.snapshot_intervals: dict[type[Aggregate], int] = {Project: every} if every else {}
+        self.snapshot_replayed = snapshot_replayed()  # the loaded-from-the-store rule
+        on = "y" if every or self.snapshot_replayed else "n"
         try:
-            super().__init__(env={**config.env, "IS_SNAPSHOTTING_ENABLED": "y" if every else "n"})
+            super().__init__(env={**config.env, "IS_SNAPSHOTTING_ENABLED": on})
         except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
         self.aggregate_cache = AggregateCache(self.recorder, cache_size())
@@ -81,12 +89,15 @@ class BudgetLedger(Application[UUID]):
         """The library's snapshot store, or None on a read-only copy made before snapshots
         existed (its table cannot be created there; nothing would be written anyway)."""
         try:
-            return super().construct_snapshot_store()
+            store = super().construct_snapshot_store()
         except (PersistenceError, sqlite3.DatabaseError) as e:
             if "readonly" not in str(e) and "read-only" not in str(e):
                 raise
             self.snapshot_intervals = {}
+            self.snapshot_replayed = 0
             return None
+        store.mapper = snapshot_mapper(self.mapper)  # compressed, unlike the events
+        return store
 
     @classmethod
     def open(cls, url: str | None = None) -> BudgetLedger:

@@ -26,7 +26,7 @@ from ledger.errors import InputError
 from ledger.indicator import Indicator
 from ledger.library_patches import fold, save_aggregates, stamp_recorded_at
 from ledger.project import Project
-from ledger.snapshots import load_many
+from ledger.snapshots import load_many, snapshot_loaded
 from ledger.terms import IndicatorTerms
 from ledger.unit import Unit, set_unit
 
@@ -86,6 +86,8 @@ class Batch:
         self.commands = 0
         self._synced = False
         self.absent: set[UUID] = set()  # ids preload found nowhere in the store
+        #: what preload read from the store: id -> the version of the snapshot it started from
+        self.loaded_since: dict[UUID, int] = {}
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class Batch:
                 held[ident] = agg
         if not missing or not hasattr(self.app.recorder, "select_events_of_many"):
             return 0
-        found = load_many(self.app, missing)  # latest snapshots + the events after them
+        found = load_many(self.app, missing, self.loaded_since)  # snapshots + events after
         for key, agg in found.items():
             held, ident = wanted[key]
             held[ident] = agg
@@ -395,10 +397,12 @@ class Batch:
             cache.saved(self._held(), ())
             return 0
         stamp_recorded_at(aggs)
-        n = sum(len(a.pending_events) for a in aggs)
+        new = {a.id: len(a.pending_events) for a in aggs}
         recordings = save_aggregates(self.app, aggs)
+        if self.loaded_since:  # the projects that were replayed from the store: snapshot them
+            snapshot_loaded(self.app, aggs, new, self.loaded_since)
         cache.saved(self._held(), [r.notification.id for r in recordings])
-        return n
+        return sum(new.values())
 
     def _held(self) -> list[Aggregate]:
         return [*self.indicators.values(), *self.projects.values()]

@@ -156,10 +156,12 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         loading: ``Batch.preload``; one ``select_events`` per aggregate cost ~0.2 ms each).
         ``after``: only the events above this version of an aggregate (its snapshot's)."""
         out: list[StoredEvent] = []
-        convert = self.convert_originator_id
         after = after or {}
         for i in range(0, len(originator_ids), MANY):
             part = originator_ids[i:i + MANY]
+            # each row's id is one of ours, as the caller's object: no UUID() parse per row,
+            # and the caller's groupby compares an aggregate's rows by identity
+            ours = {o.hex: o for o in part}
             params: list[Any] = []
             for o in part:
                 params += (o.hex, after.get(o, 0))
@@ -172,7 +174,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     f"AND e.originator_version > w.v ORDER BY e.originator_id, e.originator_version",
                     params,
                 )
-                out.extend(StoredEvent(convert(r[0]), r[1], r[2], r[3]) for r in c.fetchall())
+                out.extend(StoredEvent(ours[r[0]], r[1], r[2], r[3]) for r in c.fetchall())
         return out
 
     def select_chain(self, after: int, upto: int | None, limit: int) -> list[ChainRow]:

@@ -18,6 +18,11 @@ What the library gives and what is ours:
   snapshotted from there, all of one save's snapshots in one insert.
 - :func:`load_many` is ``Batch.preload``'s bulk read: the latest snapshot of each of many
   aggregates in one query, then only the events after it, in one query per few hundred.
+- :func:`snapshot_loaded`: when to snapshot besides the library's interval rule — a project that
+  ``preload`` read from the store (a cache miss: what replays) once enough events follow its
+  latest snapshot (``BUDGET_LEDGER_SNAPSHOT_REPLAYED``); one the cache handed out never is.
+- :class:`SnapshotCompressor`: snapshots (not events) are stored zlib-compressed, to stay inside
+  one SQLite page.
 - transcodings for the state a project holds (``FundingLine``, ``Timeline``, ``PaymentState``),
   compact lists rather than the library's ``{"_type_", "_data_"}`` per date.
 """
@@ -28,7 +33,8 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from itertools import groupby
@@ -37,12 +43,19 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import JSONTranscoder, PersistenceError, StoredEvent, Transcoding
+from eventsourcing.persistence import (
+    Compressor,
+    JSONTranscoder,
+    Mapper,
+    PersistenceError,
+    StoredEvent,
+    Transcoding,
+)
 from eventsourcing.utils import register_topic
 
 from ledger.errors import InputError
 from ledger.library_patches import fold
-from ledger.project import FundingLine, PaymentState
+from ledger.project import FundingLine, PaymentState, Project
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -51,16 +64,29 @@ log = logging.getLogger(__name__)
 INTERVAL_ENV = "BUDGET_LEDGER_SNAPSHOT_INTERVAL"
 #: a project is snapshotted when a save takes its version past a multiple of this (0 = never)
 DEFAULT_INTERVAL = 0  # off: at 0.01 the snapshots cost more than the replays they save (docs/performance.md)
+REPLAYED_ENV = "BUDGET_LEDGER_SNAPSHOT_REPLAYED"
+#: a project a bulk load read from the store (not from the aggregate cache) is snapshotted
+#: after its next save when that leaves at least this many events after its latest snapshot
+#: (0 = never): the cache's hits need no snapshot, its misses are what replays
+DEFAULT_REPLAYED = 0
 MANY = 500  # aggregates per bulk query (SQLite allows 32,766 parameters; two per id here)
 
 
-def snapshot_interval() -> int:
-    raw = os.environ.get(INTERVAL_ENV, "").strip()
+def _events_setting(env: str, default: int) -> int:
+    raw = os.environ.get(env, "").strip()
     if not raw:
-        return DEFAULT_INTERVAL
+        return default
     if not raw.isdigit():
-        raise InputError(f"{INTERVAL_ENV}: expected a whole number >= 0 (events), got {raw!r}")
+        raise InputError(f"{env}: expected a whole number >= 0 (events), got {raw!r}")
     return int(raw)
+
+
+def snapshot_interval() -> int:
+    return _events_setting(INTERVAL_ENV, DEFAULT_INTERVAL)
+
+
+def snapshot_replayed() -> int:
+    return _events_setting(REPLAYED_ENV, DEFAULT_REPLAYED)
 
 
 class PaymentTable:
@@ -169,6 +195,25 @@ def register_transcodings(transcoder: JSONTranscoder) -> None:
         transcoder.register(t)
 
 
+class SnapshotCompressor(Compressor):
+    """zlib (level 1) for snapshots only, never events: a project's snapshot is 1-2.5 KB of JSON
+    (~0.6 KB compressed), and a row over ~1 KB in SQLite's snapshot table (WITHOUT ROWID)
+    spills into an overflow page of its own, one more random page to write and to read.
+    A snapshot written uncompressed (JSON: it starts with ``{``) still reads."""
+
+    def compress(self, data: bytes) -> bytes:
+        return zlib.compress(data, 1)
+
+    def decompress(self, data: bytes) -> bytes:
+        return data if data[:1] == b"{" else zlib.decompress(data)
+
+
+def snapshot_mapper(mapper: Mapper[Any]) -> Mapper[Any]:
+    """The events' mapper (same transcoder and cipher) plus :class:`SnapshotCompressor`."""
+    return type(mapper)(transcoder=mapper.transcoder, compressor=SnapshotCompressor(),
+                        cipher=mapper.cipher)
+
+
 # ---- taking snapshots -------------------------------------------------------------------------
 
 
@@ -191,14 +236,44 @@ def take_snapshots(app: Any, processing_event: Any) -> int:
         every = intervals.get(type(agg))
         if every and ev.originator_version % every == 0 and not agg.pending_events:
             due[agg.id] = agg
-    if not due:
+    return put_snapshots(app, due.values())
+
+
+def put_snapshots(app: Any, aggregates: Iterable[Aggregate]) -> int:
+    """Snapshot these saved aggregates from memory, in one insert; how many were written (a
+    failure is logged and swallowed: see :func:`take_snapshots`)."""
+    snaps = [LedgerSnapshot.take(agg) for agg in aggregates]
+    if not snaps or app.snapshots is None:
         return 0
     try:
-        app.snapshots.put([LedgerSnapshot.take(agg) for agg in due.values()])
+        app.snapshots.put(snaps)
     except (PersistenceError, sqlite3.Error, OSError) as e:
         log.warning("snapshots not written (the events are; loads replay more): %s", e)
         return 0
-    return len(due)
+    return len(snaps)
+
+
+def snapshot_loaded(app: Any, saved: Sequence[Aggregate], new: Mapping[UUID, int],
+                    since: Mapping[UUID, int]) -> int:
+    """After a save: snapshot each saved project that a bulk load read from the store and that
+    now has at least ``app.snapshot_replayed`` events after its latest snapshot (``since``: that
+    snapshot's version at the load, 0 without one; ``new``: the events this save wrote of it).
+    A project the cache handed out is not in ``since``: it needs no snapshot while it stays
+    there, and gets one at the save after its next load from the store. Skips a project the
+    interval rule (:func:`take_snapshots`) snapshotted in this save."""
+    least = app.snapshot_replayed
+    if not least or app.snapshots is None:
+        return 0
+    every = app.snapshot_intervals.get(Project, 0)
+    due = []
+    for agg in saved:
+        start = since.get(agg.id)
+        if start is None or agg.version - start < least or not isinstance(agg, Project):
+            continue
+        if every and agg.version // every > (agg.version - new.get(agg.id, 0)) // every:
+            continue  # the interval rule took this version already
+        due.append(agg)
+    return put_snapshots(app, due)
 
 
 # ---- loading many aggregates --------------------------------------------------------------------
@@ -234,20 +309,29 @@ def select_latest_snapshots(store: Any, ids: Sequence[UUID]) -> list[StoredEvent
     return out
 
 
-def load_many(app: Any, ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
+def load_many(app: Any, ids: Sequence[UUID],
+              since: dict[UUID, int] | None = None) -> dict[UUID, Aggregate]:
     """The current state of each of ``ids`` found in the store: latest snapshot plus the events
-    after it (or every event, without one), read in bulk. Ids not in the store are left out."""
+    after it (or every event, without one), read in bulk. Ids not in the store are left out.
+    ``since``, if given, gets each found aggregate's snapshot version (0: none), which
+    :func:`snapshot_loaded` reads after the save."""
     to_event = app.mapper.to_domain_event
     start: dict[UUID, Aggregate] = {}
     if app.snapshots is not None:
+        to_snapshot = app.snapshots.mapper.to_domain_event
         for snap in select_latest_snapshots(app.snapshots, ids):
-            start[UUID(str(snap.originator_id))] = to_event(snap).mutate(None)
+            start[UUID(str(snap.originator_id))] = to_snapshot(snap).mutate(None)
     after = {k: agg.version for k, agg in start.items()}
+    if since is not None:
+        since.update(after)
     found: dict[UUID, Aggregate] = {}
     for key, events in groupby(app.recorder.select_events_of_many(ids, after),
                                key=attrgetter("originator_id")):
         found[key] = fold(start.pop(key, None), map(to_event, events))
     found.update(start)  # the rest: nothing recorded since their snapshot
+    if since is not None:
+        for key in found.keys() - after.keys():
+            since[key] = 0
     return found
 
 

@@ -25,10 +25,23 @@ from ledger.errors import LedgerError
 from ledger.integrity import verify_chain
 from ledger.library_patches import fold
 from ledger.project import Project
-from ledger.snapshots import INTERVAL_ENV, LedgerSnapshot, load_many, snapshot_versions
+from ledger.snapshots import (
+    INTERVAL_ENV,
+    REPLAYED_ENV,
+    LedgerSnapshot,
+    load_many,
+    snapshot_versions,
+)
 from tests.helpers import allocate, issue, pay, project
 
 KEY = Project.uuid_for("P1")
+
+
+@pytest.fixture(autouse=True)
+def interval_rule_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are the interval rule's; the loaded-from-the-store rule has its own
+    (tests/test_snapshots_of_misses.py)."""
+    monkeypatch.setenv(REPLAYED_ENV, "0")
 
 
 def state(prj: Project) -> dict[str, object]:
