@@ -242,8 +242,10 @@ def take_snapshots(app: Any, processing_event: Any) -> int:
 def put_snapshots(app: Any, aggregates: Iterable[Aggregate]) -> int:
     """Snapshot these saved aggregates from memory, in one insert; how many were written (a
     failure is logged and swallowed: see :func:`take_snapshots`)."""
+    if app.snapshots is None:
+        return 0
     snaps = [LedgerSnapshot.take(agg) for agg in aggregates]
-    if not snaps or app.snapshots is None:
+    if not snaps:
         return 0
     try:
         app.snapshots.put(snaps)
