@@ -14,7 +14,8 @@ Measured, on the store ``--db`` names (SQLite file or PostgreSQL, a fresh schema
   projects (register + allocate), then payments in ``--months`` passes (monthly/quarterly files:
   each pass loads every project again, as a real import of that month's payments would);
 - the same number of events written by the bare ``eventsourcing`` library with the same
-  persistence module (plain recorder, 1,000 new aggregates per save) — the baseline of the ratio;
+  persistence module (plain recorder, 1,000 new aggregates per save; 200 on PostgreSQL, see
+  ``BARE_PER_SAVE``) — the baseline of the ratio;
 - a full projection rebuild from position 0 into fresh tables (a new SQLite file / new schema);
 - ``balance UNIT`` and ``trace ID`` p50/p95 with the projections' own query functions;
 - peak RSS of this process (resource.getrusage) and the store's size on disk.
@@ -243,6 +244,13 @@ class BareAccount(Aggregate):
         self.paid += amount
 
 
+#: aggregates per save of the bare library. On PostgreSQL, 1,000 (~23,000 events, one composite
+#: array of ~7 MB) hung in the library's pipelined insert (psycopg 3.3.9, eventsourcing 9.5.6:
+#: the client in Pipeline.sync, the server in ClientRead) in 3 of 4 runs; 200 is ~4,600 events
+#: per save, about what the import's payment batches save (1,000 projects x ~5 payments).
+BARE_PER_SAVE = {"sqlite": 1000, "postgres": 200}
+
+
 def bare_library(config: StoreConfig, events: int, per_aggregate: int, per_save: int) -> float:
     """Write ``events`` events with the plain library recorder; returns events/s."""
     env = {k: v for k, v in config.env.items() if k != "APPLICATION_RECORDER_TOPIC"}
@@ -419,8 +427,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not args.skip_bare and not args.reuse:
             per_agg = max(2, round(events / (s.projects + 3 * (PROVINCES + s.prefectures + s.counties))))
             bare_url = store.sibling("bare")
-            bare_rate = bare_library(parse_store_url(bare_url), events, per_agg, 1000)
-            say(f"bare library: {events:,} events, {per_agg}/aggregate, 1,000 aggregates per save: "
+            per_save = BARE_PER_SAVE[store.kind]
+            bare_rate = bare_library(parse_store_url(bare_url), events, per_agg, per_save)
+            result["bare_aggregates_per_save"] = per_save
+            say(f"bare library: {events:,} events, {per_agg}/aggregate, {per_save:,} aggregates per save: "
                 f"{bare_rate:,.0f} events/s, peak RSS so far {peak_rss_mb():.0f} MB")
 
         # the read models in the store's own database, as `budget-ledger` keeps them: catch-up

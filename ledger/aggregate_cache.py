@@ -22,19 +22,24 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
    (originator id, version) key exactly as with a fresh load, and ``BudgetLedger.run`` re-runs
    the command on aggregates loaded afresh (the failed batch's ones were taken, never returned).
 
-Bounded, least recently used out (a bulk put counts as least recent: :meth:`put`), by an estimate of the memory its aggregates take, in units of
-~400 bytes: an aggregate weighs its version (the events folded into it) plus ``FIXED`` for its
-fixed part (measured: a project with 2 events takes ~1.3 KB, each payment adds ~0.4 KB; a
-project of 22 events restored from a snapshot ~10 KB, 454 B per event, since its state classes
-are slotted and it shares its dates and ids — it took 14.5 KB before, which made the default
-bound ~250 MB rather than the ~170 MB it says: docs/performance.md, "Snapshots").
-``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 300,000 units, ~120 MB: at the
-benchmark's scale 0.1 every project until its last pass, most of them in it; 0 turns it off). 420,000 (~170 MB)
-took the benchmark at scale 1.0 to a peak of 338 MB, and 271 MB at the end of its import on
-this branch, where the cache brings no hits; since snapshots a miss costs a snapshot read and a
-few events, not a whole history, so the smaller bound costs less. A bound in aggregates (20,000) took the
-benchmark at scale 1.0 to 314 MB for no hits, its 150,000 projects visited round-robin; one in
-events alone let the 150,000 young projects of its second phase take 200 MB.
+Two tiers under one bound. The live tier holds aggregates as they are; past the bound, the
+oldest live ones go first, and a project among them is *frozen* (:meth:`Project.freeze`: its
+state as ~1.3 KB of bytes where the live object takes ~10 KB) into the frozen tier, which hands
+it out again thawed (~50 µs where a load from the store replays every event, ~27 µs each at the
+benchmark's scale 1.0). Once the live tier is down to 1/``LIVE_FLOOR`` of the bound, the frozen
+ones go instead. So a small ledger stays live, and a national one stays frozen: at scale 1.0 the
+cache held 12,000 of 150,000 projects live and missed on the rest, every pass; frozen, it holds
+them all (docs/performance.md, "Frozen tier").
+
+The live weight is an estimate in units of ~400 bytes: an aggregate weighs its version (the
+events folded into it) plus ``FIXED`` for its fixed part (measured: a project with 2 events
+takes ~1.3 KB, each payment adds ~0.4 KB; a project of 22 events restored from a snapshot
+~10 KB, 454 B per event: docs/performance.md, "Snapshots"); a frozen one weighs its bytes plus
+``ENTRY``. ``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 300,000 units, ~120 MB;
+0 turns the cache off) and ``BUDGET_LEDGER_FROZEN_TIER=0`` the frozen tier (projects pushed out
+are then dropped, as before it). A bulk put counts as least recent (:meth:`put`). A bound in
+aggregates (20,000) took the benchmark at scale 1.0 to 314 MB for no hits; one in events alone
+let the 150,000 young projects of its second phase take 200 MB.
 """
 
 from __future__ import annotations
@@ -48,9 +53,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import InputError
+from ledger.project import Project
 
 CACHE_ENV = "BUDGET_LEDGER_AGGREGATE_CACHE"
-DEFAULT_SIZE = 300_000  # units of ~400 bytes (see the module's docstring)
+DEFAULT_SIZE = 300_000  # units of ~400 bytes (see the module's docstring): ~120 MB
+UNIT = 400  # bytes
+FROZEN_ENV = "BUDGET_LEDGER_FROZEN_TIER"  # 0: projects pushed out of the live tier are dropped
+ENTRY = 120  # bytes a frozen entry costs besides its data (the bytes object, the dict's slot)
+LIVE_FLOOR = 8  # the live tier is not frozen below 1/8 of the bound (a few batches' worth)
 FIXED = 3  # an aggregate's fixed part, in the same units
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000
@@ -58,27 +68,44 @@ SCAN_LIMIT = 20_000
 BULK_PUT = 64
 
 
-def cache_size() -> int:
-    raw = os.environ.get(CACHE_ENV, "").strip()
+def _whole(env: str, default: int, unit: str) -> int:
+    raw = os.environ.get(env, "").strip()
     if not raw:
-        return DEFAULT_SIZE
+        return default
     if not raw.isdigit():
-        raise InputError(f"{CACHE_ENV}: expected a whole number >= 0 (units of ~400 bytes), "
-                         f"got {raw!r}")
+        raise InputError(f"{env}: expected a whole number >= 0 ({unit}), got {raw!r}")
     return int(raw)
 
 
+def cache_size() -> int:
+    return _whole(CACHE_ENV, DEFAULT_SIZE, "units of ~400 bytes")
+
+
+def frozen_tier() -> bool:
+    raw = os.environ.get(FROZEN_ENV, "").strip()
+    if raw not in ("", "0", "1"):
+        raise InputError(f"{FROZEN_ENV}: expected 1 (on, the default) or 0 (off), got {raw!r}")
+    return raw != "0"
+
+
 class AggregateCache:
-    def __init__(self, recorder: Any, maxsize: int) -> None:
+    def __init__(self, recorder: Any, maxsize: int, frozen: bool = False) -> None:
         self.recorder = recorder
         self.maxsize = maxsize
         self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
         self.weight = 0  # the cached aggregates' weights added up (version + FIXED each)
+        #: the frozen tier: projects evicted from ``items``, as Project.freeze bytes
+        self.frozen: OrderedDict[UUID, bytes] = OrderedDict()
+        self.freezes = frozen
+        self.frozen_bytes = 0  # the frozen entries' sizes added up (len + ENTRY each)
         self.head: int | None = None  # entries are current up to this log position
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.thawed = 0
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + len(self.frozen)
+
+    def __contains__(self, key: UUID) -> bool:
+        return key in self.items or key in self.frozen
 
     def clear(self) -> None:
         self._drop()
@@ -87,12 +114,30 @@ class AggregateCache:
     def _drop(self) -> None:
         self.items.clear()
         self.weight = 0
+        self.frozen.clear()
+        self.frozen_bytes = 0
 
     def _pop(self, key: UUID) -> Aggregate | None:
+        """Out of the cache, thawed if it was frozen; None if it held no such aggregate."""
         agg = self.items.pop(key, None)
         if agg is not None:
             self.weight -= agg.version + FIXED
-        return agg
+            return agg
+        frozen = self.frozen.pop(key, None)
+        if frozen is None:
+            return None
+        self.frozen_bytes -= len(frozen) + ENTRY
+        self.thawed += 1
+        return Project.thaw(frozen)
+
+    def _forget(self, key: UUID) -> None:
+        """Out of the cache, without thawing (another writer changed it)."""
+        agg = self.items.pop(key, None)
+        if agg is not None:
+            self.weight -= agg.version + FIXED
+        frozen = self.frozen.pop(key, None)
+        if frozen is not None:
+            self.frozen_bytes -= len(frozen) + ENTRY
 
     def sync(self) -> None:
         """Evict what other writers changed since ``head`` (one cheap query when nothing did)."""
@@ -132,7 +177,8 @@ class AggregateCache:
             self.put(aggregates)
 
     def put(self, aggregates: Iterable[Aggregate]) -> None:
-        """Keep these aggregates; past the bound, evict from the old end.
+        """Keep these aggregates; past the bound, evict from the old end (a project is frozen,
+        the rest dropped).
 
         A bulk put (:data:`BULK_PUT` aggregates or more: an import's batch) goes in at the old
         end, so that when the cache is full it is the first to go, not what the cache held:
@@ -140,19 +186,42 @@ class AggregateCache:
         projects in the same order, and plain LRU then evicts exactly the project the next
         batch needs — no hit at all once the projects outweigh the bound (the scale-0.1
         profile: 12,500 of 15,000 loads missed in the last pass). So a share of them stays and
-        hits on every pass. A small put (one command) is most recent, as in LRU."""
+        hits on every pass. A small put (one command) is most recent, as in LRU. The frozen
+        tier follows the same rule for what a bulk put pushed out of the live one."""
         items = self.items
         keep = [agg for agg in aggregates if not agg.pending_events]  # never state not stored
         bulk = len(keep) >= BULK_PUT
         for agg in keep:
-            self._pop(agg.id)
+            self._forget(agg.id)
             items[agg.id] = agg
             if bulk:
                 items.move_to_end(agg.id, last=False)
             self.weight += agg.version + FIXED
-        while self.weight > self.maxsize and items:
+        self._fit(bulk)
+
+    def _over(self) -> bool:
+        return self.weight * UNIT + self.frozen_bytes > self.maxsize * UNIT
+
+    def _fit(self, bulk: bool) -> None:
+        """Back within the bound: live aggregates go first, a project frozen (~8x smaller),
+        anything else dropped, until the live tier is down to its floor; then frozen ones go."""
+        items, frozen = self.items, self.frozen
+        floor = self.maxsize // LIVE_FLOOR if self.freezes else 0
+        evicted: list[Project] = []
+        while self._over() and items and (self.weight > floor or not frozen):
             _, old = items.popitem(last=False)
             self.weight -= old.version + FIXED
+            if self.freezes and isinstance(old, Project):
+                data = old.freeze()
+                frozen[old.id] = data
+                self.frozen_bytes += len(data) + ENTRY
+                evicted.append(old)
+        if bulk:  # what a bulk put pushed out goes in at the old end, as in the live tier
+            for prj in reversed(evicted):
+                frozen.move_to_end(prj.id, last=False)
+        while self._over() and frozen:
+            _, data = frozen.popitem(last=False)
+            self.frozen_bytes -= len(data) + ENTRY
 
     def _evict_foreign(self, after: int, upto: int, own: Iterable[int]) -> None:
         if upto - after > SCAN_LIMIT:
@@ -162,4 +231,4 @@ class AggregateCache:
         for note in self.recorder.select_notifications(after, upto - after, stop=upto,
                                                        inclusive_of_start=False):
             if note.id not in own:
-                self._pop(note.originator_id)
+                self._forget(note.originator_id)

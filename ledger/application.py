@@ -25,7 +25,7 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
-from ledger.aggregate_cache import AggregateCache, cache_size
+from ledger.aggregate_cache import AggregateCache, cache_size, frozen_tier
 from ledger.batch import Batch, fewer_collections
 from ledger.errors import StoreUnavailable
 from ledger.indicator import Indicator
@@ -83,7 +83,7 @@ class BudgetLedger(Application[UUID]):
             super().__init__(env={**config.env, "IS_SNAPSHOTTING_ENABLED": on})
         except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
-        self.aggregate_cache = AggregateCache(self.recorder, cache_size())
+        self.aggregate_cache = AggregateCache(self.recorder, cache_size(), frozen_tier())
 
     def construct_snapshot_store(self) -> Any:
         """The library's snapshot store, or None on a read-only copy made before snapshots
@@ -210,7 +210,7 @@ class BudgetLedger(Application[UUID]):
     def exists(self, key: UUID) -> bool:
         """Has any event of this aggregate been stored? (``key in repository`` replays it all;
         a cached aggregate is known to be stored, and events are never deleted)"""
-        if key in self.aggregate_cache.items:
+        if key in self.aggregate_cache:
             return True
         return bool(self.recorder.select_events(key, limit=1))
 
