@@ -27,7 +27,6 @@ peak RSS < 300 MB; query p95 < 50 ms. Results and profiles: docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -45,7 +44,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import Engine, text
 
-from bench.timing import peak_rss_mb, timed
+from bench.timing import peak_rss_mb, release_memory, timed
 from ledger.application import BudgetLedger
 from ledger.commands import (
     AddProjectCommand,
@@ -413,7 +412,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # what an import leaves in memory is its own process's, which ends there: the
         # projections and queries below start without its aggregates (as `budget-ledger` would)
         app.aggregate_cache.clear()
-        gc.collect()
+        release_memory()
         events = store.count_events(app)
         import_rate = 0.0 if args.reuse else events / import_s
         if args.reuse:  # known-at: just before the first payment was recorded

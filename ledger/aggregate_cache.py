@@ -24,7 +24,7 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
 
 Two tiers under one bound. The live tier holds aggregates as they are; past the bound, the
 oldest live ones go first, and a project among them is *frozen* (:meth:`Project.freeze`: its
-state as ~1.3 KB of bytes where the live object takes ~10 KB) into the frozen tier, which hands
+state as ~1 KB of bytes where the live object takes ~10 KB) into the frozen tier, which hands
 it out again thawed (~50 µs where a load from the store replays every event, ~27 µs each at the
 benchmark's scale 1.0). Once the live tier is down to 1/``LIVE_FLOOR`` of the bound, the frozen
 ones go instead. So a small ledger stays live, and a national one stays frozen: at scale 1.0 the

@@ -155,14 +155,15 @@ class Project(Aggregate):
     def freeze(self) -> bytes:
         """This project's state as bytes, for the aggregate cache's frozen tier only (never
         stored, never read by another process: pickle is safe here, and the layout numbers
-        below are this process's). A live project of 22 events takes ~10 KB; frozen, ~1.3 KB,
+        below are this process's). A live project of 22 events takes ~10 KB; frozen, ~1 KB,
         and it thaws in ~40 µs where a load from the store replays every event (~27 µs each
         at scale 1.0: docs/performance.md, "Frozen tier").
 
         Every attribute is carried: the scalar ones pickled as they are (a field added later
         needs no change here), the bulk — funding lines, payments, vouchers — as columns of
         ints and strings, which pickle at C speed (one slotted object per payment cost twice
-        as much), with the payment ids left out when they are the usual ``PROJECT:Pn``."""
+        as much), with the payment ids left out when they are the usual ``PROJECT:Pn`` and each
+        payment's indicator given as its funding line's number."""
         state = dict(self.__dict__)
         lines = state.pop("lines")
         payments: dict[str, PaymentState] = state.pop("payments")
@@ -176,9 +177,11 @@ class Project(Aggregate):
         usual = all(k == f"{prefix}{i}" for i, k in enumerate(keys, 1))
         rows = payments.values()
         index = {k: i for i, k in enumerate(keys)}
+        line_no = {k: i for i, k in enumerate(lines)}  # a payment's indicator: its line's number
         return pickle.dumps((
             layout, tuple(state.values()), funding,
-            None if usual else keys, [p.indicator_id for p in rows], [p.amount for p in rows],
+            None if usual else keys, [line_no.get(p.indicator_id, p.indicator_id) for p in rows],
+            [p.amount for p in rows],
             [p.effective_date.toordinal() for p in rows],
             [i for i, p in enumerate(rows) if p.reversed],
             list(vouchers), [index[k] for k in vouchers.values()],
@@ -201,7 +204,8 @@ class Project(Aggregate):
         if keys is None:
             prefix = f"{state['project_id']}:P"
             keys = [f"{prefix}{i}" for i in range(1, len(amounts) + 1)]
-        payments = {k: PaymentState(ind, amount, _day(day))
+        line_ids = list(lines)
+        payments = {k: PaymentState(ind if type(ind) is str else line_ids[ind], amount, _day(day))
                     for k, ind, amount, day in zip(keys, indicators, amounts, days, strict=True)}
         for i in reversed_:
             payments[keys[i]].reversed = True

@@ -48,6 +48,7 @@ def test_unusual_payment_ids_and_a_new_attribute_survive(tmp_path: Path) -> None
     prj = replayed(app)
     prj.payments = {f"odd-{k}": p for k, p in prj.payments.items()}  # not PROJECT:Pn
     prj.vouchers = {v: f"odd-{k}" for v, k in prj.vouchers.items()}
+    next(iter(prj.payments.values())).indicator_id = "not-a-line"  # frozen as itself
     prj.note = "an attribute a later version adds"
     thawed = Project.thaw(prj.freeze())
     assert state(thawed) == state(prj)
