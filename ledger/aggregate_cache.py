@@ -44,6 +44,7 @@ let the 150,000 young projects of its second phase take 200 MB.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,8 @@ from eventsourcing.domain import Aggregate
 
 from ledger.errors import InputError
 from ledger.project import Project
+
+log = logging.getLogger(__name__)
 
 CACHE_ENV = "BUDGET_LEDGER_AGGREGATE_CACHE"
 DEFAULT_SIZE = 300_000  # units of ~400 bytes (see the module's docstring): ~120 MB
@@ -212,7 +215,13 @@ class AggregateCache:
             _, old = items.popitem(last=False)
             self.weight -= old.version + FIXED
             if self.freezes and isinstance(old, Project):
-                data = old.freeze()
+                try:
+                    data = old.freeze()
+                except Exception as e:  # noqa: BLE001 - the events are committed by now:
+                    # raising would make BudgetLedger.run re-run a recorded command; an
+                    # aggregate not kept is only loaded again
+                    log.warning("project %s not kept in the cache (%s)", old.id, e)
+                    continue
                 frozen[old.id] = data
                 self.frozen_bytes += len(data) + ENTRY
                 evicted.append(old)

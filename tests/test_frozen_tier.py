@@ -141,3 +141,16 @@ def test_one_bound_holds_both_tiers_and_the_frozen_one_can_be_turned_off(
     monkeypatch.setenv(FROZEN_ENV, "yes")
     with pytest.raises(InputError, match=FROZEN_ENV):
         BudgetLedger.open(db_url)
+
+
+def test_a_project_that_cannot_be_frozen_is_dropped_and_the_save_stands(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The freeze runs after the commit: a failure there must not fail (and so re-run) a
+    command already recorded; the project is only not kept."""
+    monkeypatch.setenv(CACHE_ENV, "5")  # 2 KB: every project is pushed out of the live tier
+    app = _ledger(db_url, ["P1"])
+    monkeypatch.setattr(Project, "freeze", lambda self: 1 / 0)
+    payment = pay(app, "P1", "0.1万")
+    assert Project.uuid_for("P1") not in app.aggregate_cache
+    assert list(app.get_project("P1").payments) == [payment]  # recorded once
+    app.close()
