@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
+import ledger.aggregate_cache as cache_mod
 from ledger.aggregate_cache import CACHE_ENV, FROZEN_ENV
 from ledger.application import BudgetLedger
 from ledger.commands import PayCommand, build
-from ledger.errors import InputError, LedgerError
+from ledger.errors import InputError
 from ledger.project import Project
 from tests.helpers import allocate, issue, pay, project
-from tests.test_snapshots import KEY, OPS, apply, open_ledger, replayed, state
+from tests.test_snapshots import KEY, OPS, apply_all, open_ledger, replayed, state
 
 
 @given(OPS)
@@ -26,11 +27,7 @@ def test_a_thawed_project_equals_the_one_frozen_and_the_replay(
     a second funding line, progress, renames): the thawed state is the replayed one."""
     with tempfile.TemporaryDirectory() as tmp:
         app = open_ledger(Path(tmp) / "l.db")
-        for op, day, n in ops:
-            try:
-                apply(app, op, day, n)
-            except LedgerError:
-                pass  # refused: nothing written
+        apply_all(app, ops)
         full = replayed(app)
         thawed = Project.thaw(full.freeze())
         assert thawed is not full and type(thawed) is Project
@@ -75,14 +72,18 @@ def _ledger(url: str, names: list[str]) -> BudgetLedger:
     return app
 
 
+def _small_bulk_ledger(db_url: str, mp: pytest.MonkeyPatch,
+                       bound: int) -> tuple[BudgetLedger, list[str]]:
+    """24 projects under a bound of ``bound`` units; a put of 4 counts as bulk."""
+    mp.setattr(cache_mod, "BULK_PUT", 4)
+    mp.setenv(CACHE_ENV, str(bound))
+    names = [f"P{k:02d}" for k in range(24)]
+    return _ledger(db_url, names), names
+
+
 def test_passes_over_more_than_the_live_tier_holds_thaw_instead_of_replaying(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ledger.aggregate_cache as cache_mod
-
-    monkeypatch.setattr(cache_mod, "BULK_PUT", 4)
-    monkeypatch.setenv(CACHE_ENV, "100")  # 40 KB: a few projects live, the rest frozen
-    names = [f"P{k:02d}" for k in range(24)]
-    app = _ledger(db_url, names)
+    app, names = _small_bulk_ledger(db_url, monkeypatch, bound=100)  # 40 KB: a few live
     cache = app.aggregate_cache
     misses = cache.misses
     _passes(app, names, 3, 6)
@@ -119,12 +120,7 @@ def test_another_writer_evicts_a_frozen_project(db_url: str, monkeypatch: pytest
 
 def test_one_bound_holds_both_tiers_and_the_frozen_one_can_be_turned_off(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ledger.aggregate_cache as cache_mod
-
-    monkeypatch.setattr(cache_mod, "BULK_PUT", 4)
-    monkeypatch.setenv(CACHE_ENV, "24")  # 9.6 KB: a few projects live, a dozen frozen
-    names = [f"P{k:02d}" for k in range(24)]
-    app = _ledger(db_url, names)
+    app, names = _small_bulk_ledger(db_url, monkeypatch, bound=24)  # 9.6 KB: a dozen frozen
     cache = app.aggregate_cache
     _passes(app, names, 2, 6)
     assert 0 < len(cache.frozen) < len(names)  # more than fits: some were dropped

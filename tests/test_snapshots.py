@@ -94,17 +94,21 @@ def apply(app: BudgetLedger, op: str, day: int, n: int) -> None:
         allocate(app, "R2", "P1", f"{n}00", effective_date=when)
 
 
+def apply_all(app: BudgetLedger, ops: list[tuple[str, int, int]]) -> None:
+    for op, day, n in ops:
+        try:
+            apply(app, op, day, n)
+        except LedgerError:
+            pass  # refused: nothing written
+
+
 @given(OPS, st.integers(1, 4))
 def test_a_project_from_its_snapshot_equals_the_one_replayed_from_scratch(
         ops: list[tuple[str, int, int]], every: int) -> None:
     with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as tmp:
         mp.setenv(INTERVAL_ENV, str(every))
         app = open_ledger(Path(tmp) / "l.db")
-        for op, day, n in ops:
-            try:
-                apply(app, op, day, n)
-            except LedgerError:
-                pass  # refused: nothing written
+        apply_all(app, ops)
         full = replayed(app)
         snaps = snapshot_versions(app, [KEY])
         if full.version >= every:  # some save passed a multiple of the interval
