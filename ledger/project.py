@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from itertools import accumulate
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -36,6 +37,12 @@ def _layout(keys: tuple[str, ...]) -> int:
 
 
 _day = lru_cache(maxsize=8192)(date.fromordinal)  # one date object per day, shared
+
+
+def _steps(days: list[date]) -> list[int]:
+    """Each day's ordinal less the one before it (the first less 0); ``accumulate`` undoes it."""
+    ords = [d.toordinal() for d in days]
+    return [b - a for a, b in zip([0, *ords], ords, strict=False)]
 
 
 class Category(StrEnum):
@@ -163,14 +170,15 @@ class Project(Aggregate):
         needs no change here), the bulk — funding lines, payments, vouchers — as columns of
         ints and strings, which pickle at C speed (one slotted object per payment cost twice
         as much), with the payment ids left out when they are the usual ``PROJECT:Pn`` and each
-        payment's indicator given as its funding line's number."""
+        payment's indicator given as its funding line's number; days go as the steps between
+        them (a step pickles in 2 bytes, an ordinal in 5)."""
         state = dict(self.__dict__)
         lines = state.pop("lines")
         payments: dict[str, PaymentState] = state.pop("payments")
         vouchers: dict[str, str] = state.pop("vouchers")
         state["_id"] = self.id.bytes
         layout = _layout(tuple(state))
-        funding = [(k, ln.allocated, ln.paid, [d.toordinal() for d, _ in ln.unpaid.moves],
+        funding = [(k, ln.allocated, ln.paid, _steps([d for d, _ in ln.unpaid.moves]),
                     [x for _, x in ln.unpaid.moves]) for k, ln in lines.items()]
         keys = list(payments)
         prefix = f"{self.project_id}:P"
@@ -182,7 +190,7 @@ class Project(Aggregate):
             layout, tuple(state.values()), funding,
             None if usual else keys, [line_no.get(p.indicator_id, p.indicator_id) for p in rows],
             [p.amount for p in rows],
-            [p.effective_date.toordinal() for p in rows],
+            _steps([p.effective_date for p in rows]),
             [i for i, p in enumerate(rows) if p.reversed],
             list(vouchers), [index[k] for k in vouchers.values()],
         ), 5)
@@ -197,7 +205,7 @@ class Project(Aggregate):
         lines: dict[str, FundingLine] = {}
         for k, allocated, paid, line_days, deltas in funding:
             unpaid = Timeline()
-            unpaid.moves = list(zip(map(_day, line_days), deltas, strict=True))
+            unpaid.moves = list(zip(map(_day, accumulate(line_days)), deltas, strict=True))
             unpaid.total = sum(deltas)
             unpaid.last = unpaid.moves[-1][0] if unpaid.moves else None
             lines[k] = FundingLine(allocated, paid, unpaid)
@@ -206,7 +214,8 @@ class Project(Aggregate):
             keys = [f"{prefix}{i}" for i in range(1, len(amounts) + 1)]
         line_ids = list(lines)
         payments = {k: PaymentState(ind if type(ind) is str else line_ids[ind], amount, _day(day))
-                    for k, ind, amount, day in zip(keys, indicators, amounts, days, strict=True)}
+                    for k, ind, amount, day in zip(keys, indicators, amounts, accumulate(days),
+                                                   strict=True)}
         for i in reversed_:
             payments[keys[i]].reversed = True
         state["lines"], state["payments"] = lines, payments
