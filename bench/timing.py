@@ -32,9 +32,10 @@ def peak_rss_mb() -> float:
 def release_memory() -> None:
     """Collect, then hand the C heap's free pages back to the OS (glibc's ``malloc_trim``), as
     the end of a process would: an import's frozen projects are ~1 KB ``bytes`` objects on the
-    C heap, and the fragmented heap they leave made the SQL-heavy projection phase after a 1.0
-    import in the same process ~12 % slower than in a fresh one (docs/performance.md,
-    "Frozen tier"). A no-op where there is no glibc."""
+    C heap. After a 1.0 import the projection phase in the same process ran ~12 % slower than
+    in a fresh one; with the trim (RSS 269 -> 204 MB) the rebuild was back at a fresh process's
+    rate, though the catch-up not in every run, so the heap is a likely cause, not a proven one
+    (docs/performance.md, "Frozen tier"). A no-op where there is no glibc."""
     import ctypes
     import ctypes.util
     import gc
