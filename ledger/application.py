@@ -79,11 +79,13 @@ class BudgetLedger(Application[UUID]):
         self.snapshot_intervals: dict[type[Aggregate], int] = {Project: every} if every else {}
         self.snapshot_replayed = snapshot_replayed()  # the loaded-from-the-store rule
         on = "y" if every or self.snapshot_replayed else "n"
+        # a bad cache setting is refused before the store is created
+        bound, freezes = cache_size(), frozen_tier()
         try:
             super().__init__(env={**config.env, "IS_SNAPSHOTTING_ENABLED": on})
         except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
             raise StoreUnavailable(f"cannot open the store {config.url}: {e}") from e
-        self.aggregate_cache = AggregateCache(self.recorder, cache_size(), frozen_tier())
+        self.aggregate_cache = AggregateCache(self.recorder, bound, freezes)
 
     def construct_snapshot_store(self) -> Any:
         """The library's snapshot store, or None on a read-only copy made before snapshots

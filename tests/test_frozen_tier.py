@@ -137,6 +137,10 @@ def test_one_bound_holds_both_tiers_and_the_frozen_one_can_be_turned_off(
     monkeypatch.setenv(FROZEN_ENV, "yes")
     with pytest.raises(InputError, match=FROZEN_ENV):
         BudgetLedger.open(db_url)
+    fresh = db_url.replace("ledger.db", "never.db")
+    with pytest.raises(InputError, match=FROZEN_ENV):  # refused before the store is made
+        BudgetLedger.open(fresh)
+    assert not Path(fresh.removeprefix("sqlite:///")).exists()
 
 
 def test_a_project_that_cannot_be_frozen_is_dropped_and_the_save_stands(
