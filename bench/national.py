@@ -224,7 +224,9 @@ def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
                         seen += 1  # every step-th payment id, for trace --up: ~2,000 over
                         if seen % step == 0:  # all passes, without a draw per payment
                             sample.append(pid)
-        say(f"  payments pass {m + 1}/{months}: {app.last_position():,} events, RSS {rss_mb():.0f} MB")
+        c = app.aggregate_cache  # hits and misses so far, over every pass
+        say(f"  payments pass {m + 1}/{months}: {app.last_position():,} events, RSS {rss_mb():.0f} MB; "
+            f"cache so far: {c.hits:,} hits ({c.thawed:,} thawed), {c.misses:,} misses")
 
 
 # ---- the bare library, same persistence -------------------------------------------------------

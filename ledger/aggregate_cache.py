@@ -64,7 +64,8 @@ UNIT = 400  # bytes
 FROZEN_ENV = "BUDGET_LEDGER_FROZEN_TIER"  # 0: projects pushed out of the live tier are dropped
 ENTRY = 120  # bytes a frozen entry costs besides its data (the bytes object, the dict's slot)
 LIVE_FLOOR = 8  # the live tier is not frozen below 1/8 of the bound (a few batches' worth)
-FIXED = 3  # an aggregate's fixed part, in the same units
+FIXED = 5  # an aggregate's fixed part, in the same units (~2 KB)
+EVENTS_PER_UNIT = 4  # a project's state grows ~100 bytes an event (a payment, as columns)
 #: more foreign events than this since ``head``: drop everything rather than read them all
 SCAN_LIMIT = 20_000
 #: a put of at least this many aggregates (an import's batch) goes in at the old end
@@ -78,6 +79,11 @@ def _whole(env: str, default: int, unit: str) -> int:
     if not raw.isdigit():
         raise InputError(f"{env}: expected a whole number >= 0 ({unit}), got {raw!r}")
     return int(raw)
+
+
+def weigh(agg: Aggregate) -> int:
+    """A live aggregate's estimated size, in units."""
+    return FIXED + agg.version // EVENTS_PER_UNIT
 
 
 def cache_size() -> int:
@@ -96,7 +102,7 @@ class AggregateCache:
         self.recorder = recorder
         self.maxsize = maxsize
         self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
-        self.weight = 0  # the cached aggregates' weights added up (version + FIXED each)
+        self.weight = 0  # the live aggregates' weights added up (weigh)
         #: the frozen tier: projects evicted from ``items``, as Project.freeze bytes
         self.frozen: OrderedDict[UUID, bytes] = OrderedDict()
         self.freezes = frozen
@@ -124,7 +130,7 @@ class AggregateCache:
         """Out of the cache, thawed if it was frozen; None if it held no such aggregate."""
         agg = self.items.pop(key, None)
         if agg is not None:
-            self.weight -= agg.version + FIXED
+            self.weight -= weigh(agg)
             return agg
         frozen = self.frozen.pop(key, None)
         if frozen is None:
@@ -137,7 +143,7 @@ class AggregateCache:
         """Out of the cache, without thawing (another writer changed it)."""
         agg = self.items.pop(key, None)
         if agg is not None:
-            self.weight -= agg.version + FIXED
+            self.weight -= weigh(agg)
         frozen = self.frozen.pop(key, None)
         if frozen is not None:
             self.frozen_bytes -= len(frozen) + ENTRY
@@ -199,7 +205,7 @@ class AggregateCache:
             items[agg.id] = agg
             if bulk:
                 items.move_to_end(agg.id, last=False)
-            self.weight += agg.version + FIXED
+            self.weight += weigh(agg)
         self._fit(bulk)
 
     def _over(self) -> bool:
@@ -213,7 +219,7 @@ class AggregateCache:
         evicted: list[Project] = []
         while self._over() and items and (self.weight > floor or not frozen):
             _, old = items.popitem(last=False)
-            self.weight -= old.version + FIXED
+            self.weight -= weigh(old)
             if self.freezes and isinstance(old, Project):
                 try:
                     data = old.freeze()

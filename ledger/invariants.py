@@ -208,10 +208,11 @@ def check_reversible(project: Project, payment_id: str) -> None:
 
 
 def check_voucher_unused(project: Project, voucher: str | None) -> None:
-    if voucher and voucher in project.vouchers:
+    paid = project.payments.paid_by_voucher(voucher) if voucher else None
+    if paid is not None:
         raise DuplicateId(
             f"voucher {voucher!r} is already recorded on project {project.project_id} "
-            f"(payment {project.vouchers[voucher]})"
+            f"(payment {paid})"
         )
 
 

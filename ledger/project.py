@@ -7,42 +7,77 @@ exactly one line. Corrections are new events (reversal, release, rename), never 
 from __future__ import annotations
 
 import pickle
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from itertools import accumulate
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
 from ledger.subjects import check_refines
-from ledger.timeline import Timeline
+from ledger.timeline import Timeline, append_money, day_of_ordinal, money_column, money_from_bytes
 from ledger.topics import topic
 
 _NS = uuid5(NAMESPACE_URL, "budget-ledger:project")
-#: the attribute names of frozen projects, numbered (Project.freeze): ~150 bytes a project
-_LAYOUTS: dict[tuple[str, ...], int] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_SEP = "\x00"  # between a frozen project's vouchers
+#: the attribute names of frozen projects and where a value is encoded, numbered (Project.freeze)
+_LAYOUTS: dict[tuple[object, ...], int] = {}
 _LAYOUT_KEYS: list[tuple[str, ...]] = []
+_LAYOUT_CODED: list[list[tuple[int, str]]] = []
+#: the values pickle encodes slowly (~5 µs a datetime, where a whole frozen project takes ~2 µs
+#: to pickle): a date as its ordinal, a UTC datetime as microseconds, a Decimal as text
+_KINDS: dict[type, str] = {date: "d", datetime: "t", Decimal: "D"}
 
 
-def _layout(keys: tuple[str, ...]) -> int:
-    number = _LAYOUTS.get(keys)
+def _layout(keys: tuple[str, ...], kinds: tuple[str | None, ...]) -> int:
+    number = _LAYOUTS.get((keys, kinds))
     if number is None:
-        number = _LAYOUTS[keys] = len(_LAYOUT_KEYS)
+        number = _LAYOUTS[keys, kinds] = len(_LAYOUT_KEYS)
         _LAYOUT_KEYS.append(keys)
+        _LAYOUT_CODED.append([(i, k) for i, k in enumerate(kinds) if k is not None])
     return number
 
 
-_day = lru_cache(maxsize=8192)(date.fromordinal)  # one date object per day, shared
+def _encode(kind: str, v: object) -> object:
+    if kind == "d":
+        return v.toordinal()  # type: ignore[attr-defined]
+    if kind == "t":
+        return (v - _EPOCH) // _MICROSECOND if v.tzinfo is UTC else v  # type: ignore[attr-defined,operator]
+    return str(v)
 
 
-def _steps(days: list[date]) -> list[int]:
-    """Each day's ordinal less the one before it (the first less 0); ``accumulate`` undoes it."""
-    ords = [d.toordinal() for d in days]
-    return [b - a for a, b in zip([0, *ords], ords, strict=False)]
+def _decode(kind: str, v: object) -> object:
+    if kind == "d":
+        return day_of_ordinal(v)
+    if kind == "t":
+        return _EPOCH + timedelta(microseconds=v) if type(v) is int else v  # type: ignore[arg-type]
+    return Decimal(v)  # type: ignore[arg-type]
+
+
+def _shared_prefix(texts: Iterable[str]) -> str:
+    """The longest prefix of every text (that of the first and the last in sorted order)."""
+    first, last = min(texts), max(texts)
+    for i, c in enumerate(first):
+        if c != last[i]:
+            return first[:i]
+    return first
+
+
+def _uuid(value: int) -> UUID:
+    """``UUID(int=value)`` without its checks (~0.3 µs where the constructor takes ~2): the
+    value is one a UUID gave."""
+    u = object.__new__(UUID)
+    object.__setattr__(u, "int", value)
+    object.__setattr__(u, "is_safe", SafeUUID.unknown)
+    return u
 
 
 class Category(StrEnum):
@@ -77,10 +112,184 @@ class FundingLine:
 
 @dataclass(slots=True)
 class PaymentState:
+    """One payment as :class:`PaymentBook` reads it back (a copy: the book is the state)."""
+
     indicator_id: str
     amount: int
     effective_date: date
     reversed: bool = False
+
+
+class PaymentBook(Mapping[str, PaymentState]):
+    """A project's payments (支付) and their vouchers, as columns.
+
+    The aggregate cache holds projects by the hundred thousand, and a project is mostly its
+    payments: one object per payment (a ``PaymentState``, its id string, its amount, a dict
+    slot, a voucher slot) made a project of 22 events ~10 KB, and freezing or thawing it for
+    the cache's frozen tier cost ~70 µs, a fifth of a payment at scale 1.0 (docs/performance.md,
+    "Payments as columns"). As columns — machine arrays of amounts, days and funding-line
+    numbers — it is a few hundred bytes, and it freezes as bytes.
+
+    Reads as a mapping of payment id → :class:`PaymentState`; the ids are ``{prefix}{n}``
+    (n from 1, as :meth:`Project.next_payment_id` makes them), so none is stored unless a
+    payment arrives with another (``ids`` then lists them all). ``vouchers`` maps each voucher
+    to its payment's index.
+    """
+
+    __slots__ = ("prefix", "ids", "indicators", "line", "amounts", "days", "reversed",
+                 "vouchers")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.ids: list[str] | None = None
+        self.indicators: list[str] = []  # the indicator ids paid from, each once
+        self.line = array("I")  # each payment's indicator, as its index in ``indicators``
+        self.amounts = money_column()
+        self.days = array("i")  # effective dates as ordinals
+        self.reversed = bytearray()  # 1 once the payment is reversed
+        self.vouchers: dict[str, int] = {}
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def id_of(self, i: int) -> str:
+        return self.ids[i] if self.ids is not None else f"{self.prefix}{i + 1}"
+
+    def index(self, payment_id: str) -> int | None:
+        if self.ids is not None:
+            return self.ids.index(payment_id) if payment_id in self.ids else None
+        prefix = self.prefix
+        if not payment_id.startswith(prefix):
+            return None
+        seq = payment_id[len(prefix):]
+        if not (seq.isascii() and seq.isdigit()) or seq[0] == "0" or int(seq) > len(self.amounts):
+            return None
+        return int(seq) - 1
+
+    def state(self, i: int) -> PaymentState:
+        return PaymentState(self.indicators[self.line[i]], self.amounts[i],
+                            day_of_ordinal(self.days[i]), bool(self.reversed[i]))
+
+    def __getitem__(self, payment_id: str) -> PaymentState:
+        i = self.index(payment_id)
+        if i is None:
+            raise KeyError(payment_id)
+        return self.state(i)
+
+    def __contains__(self, payment_id: object) -> bool:
+        return isinstance(payment_id, str) and self.index(payment_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids) if self.ids is not None else (
+            f"{self.prefix}{n}" for n in range(1, len(self.amounts) + 1))
+
+    def __len__(self) -> int:
+        return len(self.amounts)
+
+    def paid_by_voucher(self, voucher: str) -> str | None:
+        """The id of the payment recorded with ``voucher``, if any."""
+        i = self.vouchers.get(voucher)
+        return None if i is None else self.id_of(i)
+
+    def voucher_map(self) -> dict[str, str]:
+        return {v: self.id_of(i) for v, i in self.vouchers.items()}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal books hold the same payments in the same order, and the same vouchers; a
+        book equals a plain mapping of the same payments (``{}`` when it holds none)."""
+        if isinstance(other, PaymentBook):
+            return (list(self.items()) == list(other.items())
+                    and self.voucher_map() == other.voucher_map())
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    # ---- writing (only from the project's events) ------------------------------------------
+
+    def add(self, payment_id: str, indicator_id: str, amount: int, day: date,
+            voucher: str | None) -> None:
+        n = len(self.amounts)
+        if self.ids is not None or payment_id != f"{self.prefix}{n + 1}":
+            if self.ids is None:
+                self.ids = [self.id_of(i) for i in range(n)]
+            self.ids.append(payment_id)
+        indicators = self.indicators
+        if indicators and indicators[0] == indicator_id:
+            self.line.append(0)
+        elif indicator_id in indicators:
+            self.line.append(indicators.index(indicator_id))
+        else:
+            self.line.append(len(indicators))
+            indicators.append(indicator_id)
+        self.amounts = append_money(self.amounts, amount)
+        self.days.append(day.toordinal())
+        self.reversed.append(0)
+        if voucher:
+            self.vouchers[voucher] = n
+
+    def mark_reversed(self, payment_id: str) -> None:
+        i = self.index(payment_id)
+        if i is None:
+            raise KeyError(payment_id)
+        self.reversed[i] = 1
+
+    @classmethod
+    def of(cls, prefix: str, payments: dict[str, PaymentState],
+           vouchers: dict[str, str]) -> PaymentBook:
+        """From the id → state and voucher → id form (a snapshot's)."""
+        book = cls(prefix)
+        paid_with = {pid: v for v, pid in vouchers.items()}
+        for pid, p in payments.items():
+            book.add(pid, p.indicator_id, p.amount, p.effective_date, paid_with.get(pid))
+            if p.reversed:
+                book.reversed[-1] = 1
+        return book
+
+    # ---- the aggregate cache's frozen form -------------------------------------------------
+
+    def freeze(self) -> tuple[Any, ...]:
+        """Columns as bytes (a copy at C speed), the usual ones as None: every payment from the
+        first funding line, none reversed. Vouchers as one text, less the prefix they all
+        share (a project's vouchers mostly do), with their payments' indexes only when some
+        payment has none."""
+        n = len(self.amounts)
+        vouchers = self.vouchers
+        shared = _shared_prefix(vouchers) if len(vouchers) > 1 else ""
+        cut = len(shared)
+        text: str | list[str] = _SEP.join([v[cut:] for v in vouchers])
+        if not vouchers or text.count(_SEP) != len(vouchers) - 1:  # a voucher holds _SEP
+            text, shared = list(vouchers), ""
+        return (self.prefix, self.ids, self.indicators,
+                None if self.line.count(0) == n else self.line.tobytes(),
+                self.amounts.tobytes(), self.days.tobytes(),
+                bytes(self.reversed) if 1 in self.reversed else None,
+                shared, text, None if len(vouchers) == n else list(vouchers.values()))
+
+    @classmethod
+    def thaw(cls, frozen: tuple[Any, ...]) -> PaymentBook:
+        (prefix, ids, indicators, line, amounts, days, reversed_, shared, text,
+         paid_by) = frozen
+        book = cls.__new__(cls)
+        book.prefix, book.ids, book.indicators = prefix, ids, indicators
+        book.days = array("i")
+        book.days.frombytes(days)
+        n = len(book.days)
+        book.amounts = money_from_bytes(amounts, n)
+        book.line = array("I")
+        if line is None:
+            book.line.frombytes(bytes(4 * n))
+        else:
+            book.line.frombytes(line)
+        book.reversed = bytearray(n if reversed_ is None else reversed_)
+        if type(text) is str:
+            suffixes = text.split(_SEP) if text else []
+            vouchers = [shared + v for v in suffixes] if shared else suffixes
+        else:
+            vouchers = text
+        book.vouchers = dict(zip(vouchers, range(n) if paid_by is None
+                                 else paid_by, strict=True))
+        return book
 
 
 class Project(Aggregate):
@@ -121,8 +330,7 @@ class Project(Aggregate):
         self.effective_date = effective_date
         self.lines: dict[str, FundingLine] = {}
         self.line_subjects: dict[str, str] = {}  # indicator id -> refined subject (项级)
-        self.payments: dict[str, PaymentState] = {}
-        self.vouchers: dict[str, str] = {}
+        self.payments = PaymentBook(f"{project_id}:P")
         self.percent: Decimal | None = None
         self.last_date = effective_date
 
@@ -159,67 +367,44 @@ class Project(Aggregate):
 
     # ---- the aggregate cache's compact form ------------------------------------------------
 
+    @property
+    def vouchers(self) -> dict[str, str]:
+        """Voucher → payment id (a copy; :meth:`PaymentBook.paid_by_voucher` asks for one)."""
+        return self.payments.voucher_map()
+
     def freeze(self) -> bytes:
         """This project's state as bytes, for the aggregate cache's frozen tier only (never
         stored, never read by another process: pickle is safe here, and the layout numbers
-        below are this process's). A live project of 22 events takes ~10 KB; frozen, ~1 KB,
-        and it thaws in ~40 µs where a load from the store replays every event (~27 µs each
-        at scale 1.0: docs/performance.md, "Frozen tier").
+        below are this process's). Frozen, a project of 22 events is ~0.6 KB; it freezes in
+        ~6 µs and thaws in ~8 µs, where a load from the store replays every event (~27 µs each
+        at scale 1.0: docs/performance.md, "Payments as columns").
 
-        Every attribute is carried: the scalar ones pickled as they are (a field added later
-        needs no change here), the bulk — funding lines, payments, vouchers — as columns of
-        ints and strings, which pickle at C speed (one slotted object per payment cost twice
-        as much), with the payment ids left out when they are the usual ``PROJECT:Pn`` and each
-        payment's indicator given as its funding line's number; days go as the steps between
-        them (a step pickles in 2 bytes, an ordinal in 5)."""
+        Every attribute is carried (one added later needs no change here): the payments and
+        the funding lines' timelines as their columns' bytes; dates, UTC datetimes and
+        Decimals as ordinals, microseconds and text (pickling one of those objects costs
+        more than the rest of a project: ~5 µs a datetime); the rest as they are."""
         state = dict(self.__dict__)
-        lines = state.pop("lines")
-        payments: dict[str, PaymentState] = state.pop("payments")
-        vouchers: dict[str, str] = state.pop("vouchers")
-        state["_id"] = self.id.bytes
-        layout = _layout(tuple(state))
-        funding = [(k, ln.allocated, ln.paid, _steps([d for d, _ in ln.unpaid.moves]),
-                    [x for _, x in ln.unpaid.moves]) for k, ln in lines.items()]
-        keys = list(payments)
-        prefix = f"{self.project_id}:P"
-        usual = all(k == f"{prefix}{i}" for i, k in enumerate(keys, 1))
-        rows = payments.values()
-        index = {k: i for i, k in enumerate(keys)}
-        line_no = {k: i for i, k in enumerate(lines)}  # a payment's indicator: its line's number
-        return pickle.dumps((
-            layout, tuple(state.values()), funding,
-            None if usual else keys, [line_no.get(p.indicator_id, p.indicator_id) for p in rows],
-            [p.amount for p in rows],
-            _steps([p.effective_date for p in rows]),
-            [i for i, p in enumerate(rows) if p.reversed],
-            list(vouchers), [index[k] for k in vouchers.values()],
-        ), 5)
+        book: PaymentBook = state.pop("payments")
+        lines: dict[str, FundingLine] = state.pop("lines")
+        state["_id"] = self.id.int
+        values = list(state.values())
+        layout = _layout(tuple(state), tuple(map(_KINDS.get, map(type, values))))
+        for i, kind in _LAYOUT_CODED[layout]:
+            values[i] = _encode(kind, values[i])
+        funding = [(k, ln.allocated, ln.paid, *ln.unpaid.to_bytes()) for k, ln in lines.items()]
+        return pickle.dumps((layout, values, funding, book.freeze()), 5)
 
     @classmethod
     def thaw(cls, frozen: bytes) -> Project:
         """The project :meth:`freeze` was given, as a new object equal to it."""
-        (layout, values, funding, keys, indicators, amounts, days, reversed_, vouchers,
-         paid_by) = pickle.loads(frozen)
+        layout, values, funding, book = pickle.loads(frozen)
+        for i, kind in _LAYOUT_CODED[layout]:
+            values[i] = _decode(kind, values[i])
         state = dict(zip(_LAYOUT_KEYS[layout], values, strict=True))
-        state["_id"] = UUID(bytes=state["_id"])
-        lines: dict[str, FundingLine] = {}
-        for k, allocated, paid, line_days, deltas in funding:
-            unpaid = Timeline()
-            unpaid.moves = list(zip(map(_day, accumulate(line_days)), deltas, strict=True))
-            unpaid.total = sum(deltas)
-            unpaid.last = unpaid.moves[-1][0] if unpaid.moves else None
-            lines[k] = FundingLine(allocated, paid, unpaid)
-        if keys is None:
-            prefix = f"{state['project_id']}:P"
-            keys = [f"{prefix}{i}" for i in range(1, len(amounts) + 1)]
-        line_ids = list(lines)
-        payments = {k: PaymentState(ind if type(ind) is str else line_ids[ind], amount, _day(day))
-                    for k, ind, amount, day in zip(keys, indicators, amounts, accumulate(days),
-                                                   strict=True)}
-        for i in reversed_:
-            payments[keys[i]].reversed = True
-        state["lines"], state["payments"] = lines, payments
-        state["vouchers"] = {v: keys[i] for v, i in zip(vouchers, paid_by, strict=True)}
+        state["_id"] = _uuid(state["_id"])
+        state["lines"] = {k: FundingLine(allocated, paid, Timeline.from_bytes(days, deltas))
+                          for k, allocated, paid, days, deltas in funding}
+        state["payments"] = PaymentBook.thaw(book)
         project = cls.__new__(cls)
         project.__dict__.update(state)
         return project
@@ -431,9 +616,7 @@ class Project(Aggregate):
         line = self.lines[indicator_id]
         line.paid += amount
         line.unpaid.add(effective_date, -amount)
-        self.payments[payment_id] = PaymentState(indicator_id, amount, effective_date)
-        if voucher:
-            self.vouchers[voucher] = payment_id
+        self.payments.add(payment_id, indicator_id, amount, effective_date, voucher)
         self._entry(effective_date)
 
     @event("PaymentReversed", topic=topic("Project.PaymentReversed"))
@@ -450,7 +633,7 @@ class Project(Aggregate):
         line = self.lines[indicator_id]
         line.paid -= amount
         line.unpaid.add(effective_date, amount)
-        self.payments[payment_id].reversed = True
+        self.payments.mark_reversed(payment_id)
         self._entry(effective_date)
 
     @event("ProgressReported", topic=topic("Project.ProgressReported"))

@@ -55,7 +55,7 @@ from eventsourcing.utils import register_topic
 
 from ledger.errors import InputError
 from ledger.library_patches import fold
-from ledger.project import FundingLine, PaymentState, Project
+from ledger.project import FundingLine, PaymentBook, PaymentState, Project
 from ledger.timeline import Timeline
 from ledger.topics import topic
 
@@ -91,8 +91,9 @@ def snapshot_replayed() -> int:
 
 class PaymentTable:
     """A project's payments inside a snapshot: one transcoding call for the whole table, where
-    one per :class:`PaymentState` was a third of the time to take a snapshot. It decodes to the
-    plain ``dict`` the project holds, so a restored project never sees this class."""
+    one per :class:`PaymentState` was a third of the time to take a snapshot. It decodes to a
+    plain ``dict``, which :meth:`LedgerSnapshot.mutate` makes the project's :class:`PaymentBook`
+    again (the stored form predates the book, and old snapshots stay readable)."""
 
     __slots__ = ("payments",)
 
@@ -109,17 +110,18 @@ class LedgerSnapshot(Snapshot):
     @classmethod
     def take(cls, aggregate: Any) -> LedgerSnapshot:
         snap = super().take(aggregate)
-        payments = snap.state.get("payments")
-        if type(payments) is dict:
-            snap.state["payments"] = PaymentTable(payments)  # the state is take()'s own copy
+        book = snap.state.get("payments")
+        if type(book) is PaymentBook:  # stored as it was before the book: ids → states, vouchers
+            snap.state["payments"] = PaymentTable(dict(book.items()))  # take()'s own copy
+            snap.state["vouchers"] = book.voucher_map()
         return snap
 
     def mutate(self, _: None) -> Any:
         agg: Any = super().mutate(None)
-        vouchers, payments = getattr(agg, "vouchers", None), getattr(agg, "payments", None)
-        if vouchers and payments:  # share the payment-id strings, as a replayed project does
-            ids = {pid: pid for pid in payments}
-            agg.vouchers = {v: ids.get(pid, pid) for v, pid in vouchers.items()}
+        if isinstance(agg, Project) and type(agg.__dict__.get("payments")) is dict:
+            state = agg.__dict__
+            state["payments"] = PaymentBook.of(f"{agg.project_id}:P", state["payments"],
+                                               state.pop("vouchers", {}))
         return agg
 
 
@@ -143,11 +145,7 @@ class TimelineAsList(Transcoding):
         return [[day.isoformat(), delta] for day, delta in obj.moves]
 
     def decode(self, data: list[list[Any]]) -> Timeline:
-        t = Timeline()
-        t.moves = [(day_of(day), delta) for day, delta in data]
-        t.total = sum(delta for _, delta in t.moves)
-        t.last = t.moves[-1][0] if t.moves else None
-        return t
+        return Timeline.from_moves([(day_of(day), delta) for day, delta in data])
 
 
 class FundingLineAsList(Transcoding):

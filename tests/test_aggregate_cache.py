@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.aggregate_cache import CACHE_ENV, FIXED
+from ledger.aggregate_cache import CACHE_ENV, weigh
 from ledger.application import BudgetLedger
 from ledger.batch import Batch
 from ledger.commands import PayCommand, build
@@ -124,17 +124,17 @@ def test_a_failed_batch_puts_nothing_back(any_url: str) -> None:
 
 
 def test_the_cache_is_bounded_and_can_be_turned_off(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, "12")  # each aggregate weighs its version + FIXED (3)
+    monkeypatch.setenv(CACHE_ENV, "12")  # each aggregate weighs FIXED (5) + version // 4
     app = BudgetLedger.open(db_url)
     issue(app, "R", "拉萨市", "1000万")
     for k in range(5):
         project(app, f"P{k}", "拉萨市")
         allocate(app, "R", f"P{k}", "1万")  # R grows by one event each time
     cache = app.aggregate_cache
-    assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 12
+    assert cache.weight == sum(weigh(a) for a in cache.items.values()) <= 12
     assert 0 < len(cache) < 6
     pay(app, "P4", "0.5万")
-    assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 12
+    assert cache.weight == sum(weigh(a) for a in cache.items.values()) <= 12
     app.close()
     monkeypatch.setenv(CACHE_ENV, "0")
     app = BudgetLedger.open(db_url)
@@ -230,7 +230,7 @@ def test_passes_over_more_than_the_cache_holds_still_hit(db_url: str,
                                 voucher=f"{n}-{month}", effective_date=f"2025-0{month + 3}-01",
                                 actor="test"))
         cache = app.aggregate_cache
-        assert cache.weight == sum(a.version + FIXED for a in cache.items.values()) <= 60
+        assert cache.weight == sum(weigh(a) for a in cache.items.values()) <= 60
         assert cache.hits - hits >= 4, f"pass {month + 1}: {cache.hits - hits} hits"
     for n in names:  # and never a wrong answer
         assert _books(app.get_project(n)) == _books(_fresh(app, n))

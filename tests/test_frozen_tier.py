@@ -5,6 +5,7 @@ pushed out of the live tier is kept as bytes and thawed into the same state; it 
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from ledger.aggregate_cache import CACHE_ENV, FROZEN_ENV
 from ledger.application import BudgetLedger
 from ledger.commands import PayCommand, build
 from ledger.errors import InputError
-from ledger.project import Project
+from ledger.project import PaymentBook, Project
 from tests.helpers import allocate, issue, pay, project
 from tests.test_snapshots import KEY, OPS, apply_all, open_ledger, replayed, state
 
@@ -34,7 +35,10 @@ def test_a_thawed_project_equals_the_one_frozen_and_the_replay(
         assert state(thawed) == state(full)
         assert thawed.pending_events == [] and thawed.id == KEY
         again = Project.thaw(thawed.freeze())  # thawing shares nothing with what was frozen
-        again.payments.clear()
+        again.payments.add(f"{again.project_id}:P999", "R9", 1, date(2030, 1, 1), "V9")
+        again.payments.reversed[:] = bytes(len(again.payments))
+        for line in again.lines.values():
+            line.unpaid.add(date(2030, 1, 1), 1)
         assert state(thawed) == state(full)
         app.close()
 
@@ -43,9 +47,11 @@ def test_unusual_payment_ids_and_a_new_attribute_survive(tmp_path: Path) -> None
     app = open_ledger(tmp_path / "l.db")
     pay(app, "P1", "1万", voucher="A")
     prj = replayed(app)
-    prj.payments = {f"odd-{k}": p for k, p in prj.payments.items()}  # not PROJECT:Pn
-    prj.vouchers = {v: f"odd-{k}" for v, k in prj.vouchers.items()}
-    next(iter(prj.payments.values())).indicator_id = "not-a-line"  # frozen as itself
+    states = {f"odd-{k}": p for k, p in prj.payments.items()}  # not PROJECT:Pn
+    next(iter(states.values())).indicator_id = "not-a-line"  # frozen as itself
+    prj.payments = PaymentBook.of(prj.payments.prefix, states,
+                                  {v: f"odd-{k}" for v, k in prj.vouchers.items()})
+    assert list(prj.payments) == ["odd-P1:P1"] and prj.vouchers == {"A": "odd-P1:P1"}
     prj.note = "an attribute a later version adds"
     thawed = Project.thaw(prj.freeze())
     assert state(thawed) == state(prj)
@@ -105,7 +111,7 @@ def _fresh(app: BudgetLedger, project_id: str) -> Project:
 
 
 def test_another_writer_evicts_a_frozen_project(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, "5")  # 2 KB: no project stays live, two fit frozen
+    monkeypatch.setenv(CACHE_ENV, "4")  # 1.6 KB: no aggregate stays live, two projects fit frozen
     app = _ledger(db_url, ["P1", "P2"])
     rival = BudgetLedger.open(db_url)
     pay(app, "P1", "0.1万")
@@ -120,12 +126,13 @@ def test_another_writer_evicts_a_frozen_project(db_url: str, monkeypatch: pytest
 
 def test_one_bound_holds_both_tiers_and_the_frozen_one_can_be_turned_off(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    app, names = _small_bulk_ledger(db_url, monkeypatch, bound=24)  # 9.6 KB: a dozen frozen
+    bound = 12  # 4.8 KB: about a dozen of the 24 frozen (~400 B each with their entries)
+    app, names = _small_bulk_ledger(db_url, monkeypatch, bound=bound)
     cache = app.aggregate_cache
     _passes(app, names, 2, 6)
     assert 0 < len(cache.frozen) < len(names)  # more than fits: some were dropped
-    assert cache.weight * cache_mod.UNIT + cache.frozen_bytes <= 24 * cache_mod.UNIT
-    assert cache.weight <= 24 // cache_mod.LIVE_FLOOR + 8  # the live tier gave way
+    assert cache.weight * cache_mod.UNIT + cache.frozen_bytes <= bound * cache_mod.UNIT
+    assert cache.weight <= bound // cache_mod.LIVE_FLOOR + 8  # the live tier gave way
     assert state(app.get_project("P05")) == state(_fresh(app, "P05"))
     app.close()
     monkeypatch.setenv(FROZEN_ENV, "0")
@@ -147,7 +154,7 @@ def test_a_project_that_cannot_be_frozen_is_dropped_and_the_save_stands(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The freeze runs after the commit: a failure there must not fail (and so re-run) a
     command already recorded; the project is only not kept."""
-    monkeypatch.setenv(CACHE_ENV, "5")  # 2 KB: every project is pushed out of the live tier
+    monkeypatch.setenv(CACHE_ENV, "4")  # 1.6 KB, less than any live aggregate weighs: all go
     app = _ledger(db_url, ["P1"])
     monkeypatch.setattr(Project, "freeze", lambda self: 1 / 0)
     payment = pay(app, "P1", "0.1万")

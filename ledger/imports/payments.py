@@ -48,7 +48,7 @@ class _Payment:
 
     def apply(self, batch: Batch, actor: str, skip: bool) -> str:
         prj = batch.project(self.project)
-        pid = prj.vouchers.get(self.voucher)
+        pid = prj.payments.paid_by_voucher(self.voucher)
         if pid is None:
             return batch.pay(build(
                 PayCommand, project_id=self.project, indicator_id=self.indicator,
