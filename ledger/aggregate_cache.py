@@ -24,22 +24,22 @@ Correct under other writers (other processes, other ``BudgetLedger`` instances),
 
 Two tiers under one bound. The live tier holds aggregates as they are; past the bound, the
 oldest live ones go first, and a project among them is *frozen* (:meth:`Project.freeze`: its
-state as ~1 KB of bytes where the live object takes ~10 KB) into the frozen tier, which hands
-it out again thawed (~50 µs where a load from the store replays every event, ~27 µs each at the
+state as ~0.6 KB of bytes where the live object takes ~4 KB) into the frozen tier, which hands
+it out again thawed (~15 µs where a load from the store replays every event, ~27 µs each at the
 benchmark's scale 1.0). Once the live tier is down to 1/``LIVE_FLOOR`` of the bound, the frozen
 ones go instead. So a small ledger stays live, and a national one stays frozen: at scale 1.0 the
 cache held 12,000 of 150,000 projects live and missed on the rest, every pass; frozen, it holds
-them all (docs/performance.md, "Frozen tier").
+them all (docs/performance.md, "Frozen tier", "Payments as columns").
 
-The live weight is an estimate in units of ~400 bytes: an aggregate weighs its version (the
-events folded into it) plus ``FIXED`` for its fixed part (measured: a project with 2 events
-takes ~1.3 KB, each payment adds ~0.4 KB; a project of 22 events restored from a snapshot
-~10 KB, 454 B per event: docs/performance.md, "Snapshots"); a frozen one weighs its bytes plus
-``ENTRY``. ``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 300,000 units, ~120 MB;
-0 turns the cache off) and ``BUDGET_LEDGER_FROZEN_TIER=0`` the frozen tier (projects pushed out
-are then dropped, as before it). A bulk put counts as least recent (:meth:`put`). A bound in
-aggregates (20,000) took the benchmark at scale 1.0 to 314 MB for no hits; one in events alone
-let the 150,000 young projects of its second phase take 200 MB.
+The live weight is an estimate in units of ~400 bytes (:func:`weigh`): ``FIXED`` for an
+aggregate's fixed part plus a unit per ``EVENTS_PER_UNIT`` events folded into it (measured with
+tracemalloc: a project of 2 events takes ~2.0 KB, of 7 ~2.4 KB, of 22 ~3.9 KB, its payments
+being columns; an indicator grows less); a frozen one weighs its bytes plus ``ENTRY``.
+``BUDGET_LEDGER_AGGREGATE_CACHE`` sets the bound (default 300,000 units, ~120 MB; 0 turns the
+cache off) and ``BUDGET_LEDGER_FROZEN_TIER=0`` the frozen tier (projects pushed out are then
+dropped, as before it). A bulk put counts as least recent (:meth:`put`). A bound in aggregates
+(20,000) took the benchmark at scale 1.0 to 314 MB for no hits; one in events alone let the
+150,000 young projects of its second phase take 200 MB.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class AggregateCache:
         return self.weight * UNIT + self.frozen_bytes > self.maxsize * UNIT
 
     def _fit(self, bulk: bool) -> None:
-        """Back within the bound: live aggregates go first, a project frozen (~8x smaller),
+        """Back within the bound: live aggregates go first, a project frozen (~6x smaller),
         anything else dropped, until the live tier is down to its floor; then frozen ones go."""
         items, frozen = self.items, self.frozen
         floor = self.maxsize // LIVE_FLOOR if self.freezes else 0
