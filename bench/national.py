@@ -44,7 +44,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import Engine, text
 
-from bench.timing import peak_rss_mb, release_memory, timed
+from bench.timing import GcClock, peak_rss_mb, release_memory, timed
 from ledger.application import BudgetLedger
 from ledger.commands import (
     AddProjectCommand,
@@ -65,6 +65,7 @@ TASKS = ("巩固拓展脱贫攻坚成果和乡村振兴任务", "少数民族发
 PROVINCES = 31
 MAX_PAYMENT_FEN = 50_000 * 100  # one payment is 1,000–50,000 元
 SAMPLED = 2000  # payment ids kept for the trace --up queries
+GC = GcClock()  # started by main(): the collector's share of the import
 YEAR = 2025
 
 
@@ -226,7 +227,8 @@ def import_payments(app: BudgetLedger, s: Shape, chunk: int, months: int,
                             sample.append(pid)
         c = app.aggregate_cache  # hits and misses so far, over every pass
         say(f"  payments pass {m + 1}/{months}: {app.last_position():,} events, RSS {rss_mb():.0f} MB; "
-            f"cache so far: {c.hits:,} hits ({c.thawed:,} thawed), {c.misses:,} misses")
+            f"cache so far: {c.hits:,} hits ({c.thawed:,} thawed), {c.misses:,} misses; "
+            f"gc so far {GC.seconds:.1f} s ({GC.full} full)")
 
 
 # ---- the bare library, same persistence -------------------------------------------------------
@@ -380,6 +382,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--skip-bare", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the stores afterwards")
     args = ap.parse_args(argv)
+    GC.start()
 
     s = Shape.at(args.scale)
     if args.reuse and not (args.db and (not args.db.startswith("postgres") or "schema=" in args.db)):
@@ -409,6 +412,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             say(f"  import {name}: {phases[name]:.1f} s, {app.last_position():,} events, "
                 f"RSS {rss_mb():.0f} MB")
         import_s = time.perf_counter() - t_all
+        import_gc_s, import_gc_full = GC.seconds, GC.full
         import_peak = peak_rss_mb()
         # what an import leaves in memory is its own process's, which ends there: the
         # projections and queries below start without its aggregates (as `budget-ledger` would)
@@ -502,6 +506,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "payments": s.payments,
             "import_s": round(import_s, 1),
             "import_phases_s": {k: round(v, 1) for k, v in phases.items()},
+            "import_gc_s": round(import_gc_s, 1), "import_gc_full": import_gc_full,
             "import_events_per_s": round(import_rate),
             "bare_library_events_per_s": round(bare_rate),
             "import_ratio": round(import_rate / bare_rate, 2) if bare_rate else None,

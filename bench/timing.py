@@ -49,6 +49,29 @@ def release_memory() -> None:
         trim(0)
 
 
+class GcClock:
+    """Seconds the cyclic garbage collector has run in this process since :meth:`start`, and
+    how many full (oldest-generation) collections: what a large heap costs besides its size."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._t0 = 0.0
+
+    def _tick(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._t0
+            self.full += info.get("generation") == 2
+
+    def start(self) -> GcClock:
+        import gc
+
+        gc.callbacks.append(self._tick)
+        return self
+
+
 def cpu_s() -> float:
     """This process's CPU time: on a shared machine, wall-clock rates say more about the others."""
     ru = resource.getrusage(resource.RUSAGE_SELF)

@@ -103,8 +103,10 @@ class AggregateCache:
         self.maxsize = maxsize
         self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
         self.weight = 0  # the live aggregates' weights added up (weigh)
-        #: the frozen tier: projects evicted from ``items``, as Project.freeze bytes
-        self.frozen: OrderedDict[UUID, bytes] = OrderedDict()
+        #: the frozen tier: projects evicted from ``items``, as Project.freeze bytes, keyed by
+        #: ``UUID.int``: 150,000 UUID keys made every full collection of the cyclic garbage
+        #: collector walk 150,000 more objects (~10 ms where ints and bytes cost ~3)
+        self.frozen: OrderedDict[int, bytes] = OrderedDict()
         self.freezes = frozen
         self.frozen_bytes = 0  # the frozen entries' sizes added up (len + ENTRY each)
         self.head: int | None = None  # entries are current up to this log position
@@ -114,7 +116,7 @@ class AggregateCache:
         return len(self.items) + len(self.frozen)
 
     def __contains__(self, key: UUID) -> bool:
-        return key in self.items or key in self.frozen
+        return key in self.items or key.int in self.frozen
 
     def clear(self) -> None:
         self._drop()
@@ -132,7 +134,7 @@ class AggregateCache:
         if agg is not None:
             self.weight -= weigh(agg)
             return agg
-        frozen = self.frozen.pop(key, None)
+        frozen = self.frozen.pop(key.int, None)
         if frozen is None:
             return None
         self.frozen_bytes -= len(frozen) + ENTRY
@@ -144,7 +146,7 @@ class AggregateCache:
         agg = self.items.pop(key, None)
         if agg is not None:
             self.weight -= weigh(agg)
-        frozen = self.frozen.pop(key, None)
+        frozen = self.frozen.pop(key.int, None)
         if frozen is not None:
             self.frozen_bytes -= len(frozen) + ENTRY
 
@@ -228,12 +230,12 @@ class AggregateCache:
                     # aggregate not kept is only loaded again
                     log.warning("project %s not kept in the cache (%s)", old.id, e)
                     continue
-                frozen[old.id] = data
+                frozen[old.id.int] = data
                 self.frozen_bytes += len(data) + ENTRY
                 evicted.append(old)
         if bulk:  # what a bulk put pushed out goes in at the old end, as in the live tier
             for prj in reversed(evicted):
-                frozen.move_to_end(prj.id, last=False)
+                frozen.move_to_end(prj.id.int, last=False)
         while self._over() and frozen:
             _, data = frozen.popitem(last=False)
             self.frozen_bytes -= len(data) + ENTRY
