@@ -443,8 +443,10 @@ class Project(Aggregate):
     def receive_funding(
         self, *, indicator_id: str, amount: int, effective_date: date, actor: str, doc: str | None
     ) -> None:
-        """The funding line from ``indicator_id`` grows (checked by :meth:`check_funding`)."""
-        self._funding_allocated(
+        """The funding line from ``indicator_id`` grows (checked by :meth:`check_funding`);
+        triggered straight from its event class, as :meth:`pay` is."""
+        self.trigger_event(
+            self.FundingAllocated,  # type: ignore[attr-defined]
             indicator_id=indicator_id,
             amount=amount,
             effective_date=effective_date,
