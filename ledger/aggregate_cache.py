@@ -64,6 +64,11 @@ UNIT = 400  # bytes
 FROZEN_ENV = "BUDGET_LEDGER_FROZEN_TIER"  # 0: projects pushed out of the live tier are dropped
 ENTRY = 120  # bytes a frozen entry costs besides its data (the bytes object, the dict's slot)
 LIVE_FLOOR = 8  # the live tier is not frozen below 1/8 of the bound (a few batches' worth)
+#: with the frozen tier on, the live tier holds at most 1/2 of the bound: live aggregates are
+#: many small objects whose memory Python keeps once it has had it, so a live tier that filled
+#: the bound while a national import created its projects stayed in the process's RSS while
+#: the frozen tier grew beside it (docs/performance.md, "Payments as columns")
+LIVE_CAP = 2
 FIXED = 5  # an aggregate's fixed part, in the same units (~2 KB)
 EVENTS_PER_UNIT = 4  # a project's state grows ~100 bytes an event (a payment, as columns)
 #: more foreign events than this since ``head``: drop everything rather than read them all
@@ -215,11 +220,14 @@ class AggregateCache:
 
     def _fit(self, bulk: bool) -> None:
         """Back within the bound: live aggregates go first, a project frozen (~6x smaller),
-        anything else dropped, until the live tier is down to its floor; then frozen ones go."""
+        anything else dropped, until the live tier is down to its floor; then frozen ones go.
+        With the frozen tier on, the live tier is also kept under its cap."""
         items, frozen = self.items, self.frozen
         floor = self.maxsize // LIVE_FLOOR if self.freezes else 0
-        evicted: list[Project] = []
-        while self._over() and items and (self.weight > floor or not frozen):
+        cap = self.maxsize // LIVE_CAP if self.freezes else self.maxsize
+        evicted: list[int] = []
+        while items and ((self._over() and (self.weight > floor or not frozen))
+                         or self.weight > cap):
             _, old = items.popitem(last=False)
             self.weight -= weigh(old)
             if self.freezes and isinstance(old, Project):
@@ -230,12 +238,13 @@ class AggregateCache:
                     # aggregate not kept is only loaded again
                     log.warning("project %s not kept in the cache (%s)", old.id, e)
                     continue
-                frozen[old.id.int] = data
+                key = old.id.int
+                frozen[key] = data
                 self.frozen_bytes += len(data) + ENTRY
-                evicted.append(old)
+                evicted.append(key)
         if bulk:  # what a bulk put pushed out goes in at the old end, as in the live tier
-            for prj in reversed(evicted):
-                frozen.move_to_end(prj.id.int, last=False)
+            for key in reversed(evicted):
+                frozen.move_to_end(key, last=False)
         while self._over() and frozen:
             _, data = frozen.popitem(last=False)
             self.frozen_bytes -= len(data) + ENTRY

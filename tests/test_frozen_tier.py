@@ -161,3 +161,23 @@ def test_a_project_that_cannot_be_frozen_is_dropped_and_the_save_stands(
     assert Project.uuid_for("P1") not in app.aggregate_cache
     assert list(app.get_project("P1").payments) == [payment]  # recorded once
     app.close()
+
+
+def test_the_live_tier_stays_under_its_cap_while_the_frozen_tier_is_on(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 24 projects (~150 units live) fit the bound of 200 units, but not the live tier's
+    half of it: the rest are frozen, none is dropped, and none is missed."""
+    app, names = _small_bulk_ledger(db_url, monkeypatch, bound=200)
+    cache = app.aggregate_cache
+    misses = cache.misses
+    _passes(app, names, 2, 6)
+    assert cache.weight <= 200 // cache_mod.LIVE_CAP
+    assert len(cache.frozen) > 0 and len(cache) == len(names) + 1  # the projects and R
+    assert cache.misses == misses
+    assert state(app.get_project("P03")) == state(_fresh(app, "P03"))
+    app.close()
+    monkeypatch.setenv(FROZEN_ENV, "0")  # no frozen tier: the whole bound is the live tier's
+    app = BudgetLedger.open(db_url)
+    _passes(app, names, 1, 6, tag="again")
+    assert app.aggregate_cache.weight > 200 // cache_mod.LIVE_CAP
+    app.close()
