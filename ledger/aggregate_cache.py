@@ -27,7 +27,8 @@ oldest live ones go first, and a project among them is *frozen* (:meth:`Project.
 state as ~0.6 KB of bytes where the live object takes ~4 KB) into the frozen tier, which hands
 it out again thawed (~15 µs where a load from the store replays every event, ~27 µs each at the
 benchmark's scale 1.0). Once the live tier is down to 1/``LIVE_FLOOR`` of the bound, the frozen
-ones go instead. So a small ledger stays live, and a national one stays frozen: at scale 1.0 the
+ones go instead, and the live tier never holds more than 1/``LIVE_CAP`` of the bound while the
+frozen tier is on. So a small ledger stays live, and a national one stays frozen: at scale 1.0 the
 cache held 12,000 of 150,000 projects live and missed on the rest, every pass; frozen, it holds
 them all (docs/performance.md, "Frozen tier", "Payments as columns").
 
