@@ -128,7 +128,8 @@ class PaymentBook(Mapping[str, PaymentState]):
     slot, a voucher slot) made a project of 22 events ~10 KB, and freezing or thawing it for
     the cache's frozen tier cost ~70 µs, a fifth of a payment at scale 1.0 (docs/performance.md,
     "Payments as columns"). As columns — machine arrays of amounts, days and funding-line
-    numbers — it is a few hundred bytes, and it freezes as bytes.
+    numbers — a project of 22 events takes ~4 KB (half of it the vouchers), and the columns
+    freeze as bytes.
 
     Reads as a mapping of payment id → :class:`PaymentState`; the ids are ``{prefix}{n}``
     (n from 1, as :meth:`Project.next_payment_id` makes them), so none is stored unless a
@@ -376,8 +377,9 @@ class Project(Aggregate):
         """This project's state as bytes, for the aggregate cache's frozen tier only (never
         stored, never read by another process: pickle is safe here, and the layout numbers
         below are this process's). Frozen, a project of 22 events is ~0.6 KB; it freezes in
-        ~6 µs and thaws in ~8 µs, where a load from the store replays every event (~27 µs each
-        at scale 1.0: docs/performance.md, "Payments as columns").
+        ~10 µs and thaws in ~15–20 µs (``python -m bench.frozen``), where a load from the
+        store replays every event (~27 µs each at scale 1.0: docs/performance.md, "Payments
+        as columns").
 
         Every attribute is carried (one added later needs no change here): the payments and
         the funding lines' timelines as their columns' bytes; dates, UTC datetimes and
