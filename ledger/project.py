@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger import invariants as inv
 from ledger.subjects import check_refines
-from ledger.timeline import Timeline, append_money, day_of_ordinal, money_column, money_from_bytes
+from ledger.timeline import Timeline, day_of_ordinal, money_column, money_from_bytes, widened
 from ledger.topics import topic
 
 _NS = uuid5(NAMESPACE_URL, "budget-ledger:project")
@@ -223,7 +223,8 @@ class PaymentBook(Mapping[str, PaymentState]):
         else:
             self.line.append(len(indicators))
             indicators.append(indicator_id)
-        self.amounts = append_money(self.amounts, amount)
+        self.amounts = widened(self.amounts, amount)
+        self.amounts.append(amount)
         self.days.append(day.toordinal())
         self.reversed.append(0)
         if voucher:

@@ -34,23 +34,11 @@ def money_column(values: list[int] | None = None) -> array:
         return array("q", values or ())
 
 
-def append_money(column: array, value: int) -> array:
-    """``column`` with ``value`` appended: the same column, or a wider copy."""
-    if -_I32 <= value < _I32 or column.typecode == "q":
-        column.append(value)
-    else:
-        column = array("q", column)
-        column.append(value)
-    return column
-
-
-def insert_money(column: array, i: int, value: int) -> array:
-    try:
-        column.insert(i, value)
-    except OverflowError:
-        column = array("q", column)
-        column.insert(i, value)
-    return column
+def widened(column: array, value: int) -> array:
+    """``column``, or a copy 8 bytes a value wide when ``value`` does not fit its 4."""
+    if column.typecode == "q" or -_I32 <= value < _I32:
+        return column
+    return array("q", column)
 
 
 def money_from_bytes(data: bytes, count: int) -> array:
@@ -106,11 +94,13 @@ class Timeline:
         days = self.days
         if not days or n >= days[-1]:
             days.append(n)
-            self.deltas = append_money(self.deltas, delta)
+            self.deltas = widened(self.deltas, delta)
+            self.deltas.append(delta)
         else:  # after the moves of the same day, as insort did
             i = bisect_right(days, n)
             days.insert(i, n)
-            self.deltas = insert_money(self.deltas, i, delta)
+            self.deltas = widened(self.deltas, delta)
+            self.deltas.insert(i, delta)
         self.total += delta
 
     def lowest_from(self, day: date) -> int:
