@@ -222,6 +222,13 @@ class BudgetLedger(Application[UUID]):
     def get_project(self, project_id: str) -> Project:
         return Batch(self).project(project_id)
 
+    def close(self) -> None:
+        """The SQLite checkpoint thread first (it has its own connection), then the library's."""
+        checkpointer = getattr(self.recorder, "checkpointer", None)
+        if checkpointer is not None:
+            checkpointer.close()
+        super().close()
+
     def last_position(self) -> int:
         """The log's highest position (0 when empty). Unchanged ⇔ nothing was written; on
         PostgreSQL it is not a count, since a rolled-back insert leaves a gap."""

@@ -34,6 +34,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
+from ledger.wal_checkpoints import BOUND_PAGES, Checkpointer
+
 if TYPE_CHECKING:
     from ledger.application import BudgetLedger
 
@@ -96,11 +98,14 @@ def chain_rows(
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder plus the chain table, written in the same transaction."""
+    """The library's SQLite recorder plus the chain table, written in the same transaction,
+    with the WAL checkpointed by a thread after each commit (:mod:`ledger.wal_checkpoints`)."""
 
     def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
         self.chain_table_name = f"{events_table_name}_chain"
         super().__init__(datastore, events_table_name)
+        pool = datastore.pool
+        self.checkpointer = Checkpointer(pool.db_name, float(pool.lock_timeout or 5))
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -124,19 +129,24 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 yield
             finally:
                 self._held = None
+        self.checkpointer.nudge()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if self._held is not None:
             return self._insert_events(self._held, stored_events, **kwargs)
-        return super().insert_events(stored_events, **kwargs)
+        positions = super().insert_events(stored_events, **kwargs)
+        self.checkpointer.nudge()
+        return positions
 
     def _insert_events(  # private hook: see ledger/library_patches.py, item 3
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # The INSERTs above took SQLite's single write lock, so the head read here is final.
+        # this connection checkpoints by itself only past the bound; the thread does it before
+        c.execute(f"PRAGMA wal_autocheckpoint={BOUND_PAGES}")
         positions = super()._insert_events(c, stored_events, **kwargs)
+        # The INSERTs above took SQLite's single write lock, so the head read here is final.
         if stored_events and positions:
             c.execute(
                 f"SELECT position, prev_position, content_hash, chain_hash FROM "

@@ -35,7 +35,11 @@ def run(db: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", db, *args], catch_exceptions=False)
 
 
-def store_hash(db_file: Path) -> str:
+def store_hash(db_file: Path, app: BudgetLedger | None = None) -> str:
+    """The store's bytes (file and WAL); with ``app``, once its checkpoint thread has copied
+    every commit into the file (ledger/wal_checkpoints.py), so the bytes stay put."""
+    if app is not None:
+        app.recorder.checkpointer.settle()  # type: ignore[attr-defined]
     h = hashlib.sha256()
     for suffix in ("", "-wal"):
         p = Path(str(db_file) + suffix)

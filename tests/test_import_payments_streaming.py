@@ -89,7 +89,7 @@ def test_every_bad_row_is_listed_and_a_late_refusal_leaves_nothing(
     """The overspending row is dated last: parts were saved before the ledger refused it."""
     db = tmp_path / "l.db"
     app = ledger(f"sqlite:///{db}")
-    before, position = store_hash(db), app.last_position()
+    before, position = store_hash(db, app), app.last_position()
     text = payments(extra=["V900,P1,承包商,20000.00,2025-12-30", "V901,P9,承包商,1.00,2025-12-31",
                            "V902,P2,承包商,100.00,2025-12-31"])
     with pytest.raises(ImportRejected) as e:
@@ -98,7 +98,7 @@ def test_every_bad_row_is_listed_and_a_late_refusal_leaves_nothing(
     assert "row 62" in msg and "row 63" in msg and "row 64" not in msg
     assert len(small_parts) >= 6  # parts were saved before the refusal …
     assert app.last_position() == position  # … and rolled back with it
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     app.close()
 
 
@@ -106,7 +106,7 @@ def test_a_failure_while_writing_a_later_part_leaves_nothing(
         tmp_path: Path, small_parts: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "l.db"
     app = ledger(f"sqlite:///{db}")
-    before, position = store_hash(db), app.last_position()
+    before, position = store_hash(db, app), app.last_position()
     spy = streamed_mod.save_aggregates
 
     def failing(app_: BudgetLedger, aggs: Any) -> Any:
@@ -119,7 +119,7 @@ def test_a_failure_while_writing_a_later_part_leaves_nothing(
         import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
     assert sum(small_parts) >= 30
     assert app.last_position() == position
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     # the transaction was rolled back, not left open: the same file imports afterwards
     monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
     result = import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
@@ -134,15 +134,15 @@ def test_a_second_import_is_refused_and_skip_existing_adds_only_new_rows(
     app = ledger(f"sqlite:///{db}")
     import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
     assert len(small_parts) >= 6
-    before = store_hash(db)
+    before = store_hash(db, app)
     with pytest.raises(ImportRejected, match="already recorded") as e:
         import_payments(app, table_from_text(payments(), "p.csv"), actor="test")
     assert e.value.exit_code == 2 and "--skip-existing" in str(e.value)
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     again = import_payments(app, table_from_text(payments(), "p.csv"), skip_existing=True,
                             actor="test")
     assert (again.applied, again.skipped, again.events) == (0, 60, 0)
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     more = import_payments(app, table_from_text(payments(80), "p.csv"), skip_existing=True,
                            actor="test")
     assert (more.applied, more.skipped, more.events) == (20, 60, 20)

@@ -73,7 +73,7 @@ def test_a_failure_while_writing_a_later_part_leaves_nothing(
     app = BudgetLedger.open(f"sqlite:///{db}")
     import_allocations(app, table_from_text(table(1, 1, 2), "first.csv"),
                        AllocationOptions(**{**OPTS.__dict__, "doc": "先〔2025〕1号"}))
-    before, position = store_hash(db), app.last_position()
+    before, position = store_hash(db, app), app.last_position()
     spy = streamed_mod.save_aggregates
     saves = len(small_parts)
 
@@ -87,7 +87,7 @@ def test_a_failure_while_writing_a_later_part_leaves_nothing(
         import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
     assert len(small_parts) == saves + 3 and sum(small_parts[saves:]) >= 30
     assert app.last_position() == position
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     # the transaction was rolled back, not left open: the same file imports afterwards
     monkeypatch.setattr(streamed_mod, "save_aggregates", spy)
     result = import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
@@ -106,7 +106,7 @@ def test_a_row_refused_after_parts_were_saved_leaves_nothing(
     city = allocation_indicator_id(DOC, "省", "市", "甲任务")
     app.forward(build(ForwardCommand, parent_id=city, unit="丙县", amount=300, doc="x",
                       effective_date="2025-01-11", actor="test"))
-    before, position = store_hash(db), app.last_position()
+    before, position = store_hash(db, app), app.last_position()
     saves = len(small_parts)
     rows = [f"另省,另市{i},,10" for i in range(30)]
     text = "from,to,area,甲任务\n" + "\n".join([*rows, "省,市,,10", "市,甲县,,4", "市,乙县,,5"])
@@ -118,7 +118,7 @@ def test_a_row_refused_after_parts_were_saved_leaves_nothing(
     assert "value '5'" in str(e.value)  # the cell's text, read back from the file
     assert len(small_parts) > saves  # parts were saved before the refusal …
     assert app.last_position() == position  # … and rolled back with it
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     app.close()
 
 
@@ -128,15 +128,15 @@ def test_a_second_import_of_a_multi_part_file_is_refused(
     app = BudgetLedger.open(f"sqlite:///{db}")
     import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
     assert len(small_parts) > 5
-    before = store_hash(db)
+    before = store_hash(db, app)
     with pytest.raises(ImportRejected, match="already imported") as e:
         import_allocations(app, table_from_text(table(), "t.csv"), OPTS)
     assert e.value.exit_code == 2 and "--skip-existing" in str(e.value)
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     again = import_allocations(app, table_from_text(table(), "t.csv"),
                                AllocationOptions(**{**OPTS.__dict__, "skip_existing": True}))
     assert (again.applied, again.events) == (0, 0)
-    assert store_hash(db) == before
+    assert store_hash(db, app) == before
     app.close()
 
 
