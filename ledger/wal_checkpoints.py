@@ -3,8 +3,9 @@
 In WAL mode SQLite appends each commit's pages to the ``-wal`` file. Once that file holds 1,000
 pages, the committing connection copies them back into the database file (a *checkpoint*) before
 its commit returns. At national scale one save writes ~1,700 pages (a page of the events index
-for each of its 1,000 projects, plus the new rows), so every save paid for a checkpoint: 19 s
-of a 141 s payments phase at scale 1.0 (docs/performance.md, "Checkpoints off the writer's path").
+for each of its 1,000 projects, plus the new rows), so every save paid for a checkpoint: the
+commits took 32.8 s of a 141 s payments phase at scale 1.0, and 7.6 s of a 120 s one with this
+thread (docs/performance.md, "Checkpoints off the writer's path").
 
 A PASSIVE checkpoint takes no lock that a writer needs. So after each commit, :class:`Checkpointer`
 wakes a thread that runs one on its own connection while the writer builds its next save. The
