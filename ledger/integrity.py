@@ -104,8 +104,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
         self.chain_table_name = f"{events_table_name}_chain"
         super().__init__(datastore, events_table_name)
-        pool = datastore.pool
-        self.checkpointer = Checkpointer(pool.db_name, float(pool.lock_timeout or 5))
+        self.checkpointer = Checkpointer(datastore.pool.db_name)
 
     def construct_create_table_statements(self) -> list[str]:
         return [

@@ -32,14 +32,16 @@ log = logging.getLogger(__name__)
 BOUND_PAGES = 16_384
 #: the thread ends after this many seconds without a commit (a new commit starts another)
 IDLE_S = 5.0
+#: how long the thread's connection waits for a lock before it skips a checkpoint: not the
+#: writers' lock timeout, so that closing the ledger never waits long behind it
+BUSY_S = 1.0
 
 
 class Checkpointer:
     """One per SQLite store a process writes to. :meth:`nudge` after each commit."""
 
-    def __init__(self, path: str, lock_timeout: float) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.lock_timeout = lock_timeout
         self._cond = threading.Condition()
         self._asked = 0  # commits nudged so far
         self._done = 0  # of those, the ones a finished checkpoint came after
@@ -60,8 +62,15 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None,
-                               check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as e:  # the writer's bound still checkpoints
+            log.debug("no background checkpoints for %s: %s", self.path, e)
+            with self._cond:
+                self._thread = None
+                self._cond.notify_all()
+            return
         try:
             while True:
                 with self._cond:

@@ -36,7 +36,7 @@ def test_the_thread_copies_committed_pages_into_the_database_file(tmp_path: Path
     conn.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,) for _ in range(500)])
     before = path.stat().st_size
     assert before < 100_000  # the rows are in the -wal file, not yet in the database file
-    cp = wc.Checkpointer(str(path), 5.0)
+    cp = wc.Checkpointer(str(path))
     cp.nudge()
     _until(lambda: cp.runs >= 1)
     cp.close()
@@ -73,3 +73,15 @@ def test_an_idle_thread_ends_and_the_next_commit_starts_another(
     _until(lambda: cp.runs >= 2)
     app.close()
     assert not _threads()
+
+
+def test_a_store_the_thread_cannot_open_costs_no_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raised: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    cp = wc.Checkpointer(str(tmp_path))  # a folder: sqlite3 cannot open it
+    cp.nudge()
+    _until(lambda: not _threads())
+    cp.settle(timeout=1.0)
+    assert cp.runs == 0 and raised == []
+    cp.close()
