@@ -57,8 +57,8 @@ class Checkpointer:
             self._asked += 1
             self._cond.notify_all()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoint",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name=f"sqlite-wal-checkpoint {self.path}", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,17 @@ from ledger.integrity import verify_chain
 from tests.helpers import allocate, issue, pay, project
 
 
-def _until(cond: object, seconds: float = 10.0) -> None:
+def _until(cond: Callable[[], bool], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while not cond():  # type: ignore[operator]
+    while not cond():
         if time.monotonic() > deadline:
             raise AssertionError("not within the time allowed")
         time.sleep(0.01)
 
 
-def _threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoint"]
+def _threads(store: Path) -> list[threading.Thread]:
+    """The checkpoint threads of this store (another test's ledger may still have its own)."""
+    return [t for t in threading.enumerate() if t.name == f"sqlite-wal-checkpoint {store.resolve()}"]
 
 
 def test_the_thread_copies_committed_pages_into_the_database_file(tmp_path: Path) -> None:
@@ -46,7 +48,8 @@ def test_the_thread_copies_committed_pages_into_the_database_file(tmp_path: Path
 
 
 def test_a_ledger_checkpoints_after_its_saves_and_stops_the_thread_on_close(tmp_path: Path) -> None:
-    app = BudgetLedger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    db = tmp_path / "l.db"
+    app = BudgetLedger.open(f"sqlite:///{db}")
     cp = app.recorder.checkpointer  # type: ignore[attr-defined]
     issue(app, "R", "某县", "1000万")
     project(app, "P1", "某县")
@@ -54,10 +57,10 @@ def test_a_ledger_checkpoints_after_its_saves_and_stops_the_thread_on_close(tmp_
     for i in range(5):
         pay(app, "P1", "1万", voucher=f"V{i}")
     _until(lambda: cp.runs >= 1)
-    assert _threads()
+    assert _threads(db)
     app.close()
-    assert not _threads()
-    again = BudgetLedger.open(f"sqlite:///{tmp_path / 'l.db'}")  # everything is there, chained
+    assert not _threads(db)
+    again = BudgetLedger.open(f"sqlite:///{db}")  # everything is there, chained
     assert again.last_position() == 1 + 1 + 2 + 5 and verify_chain(again) == []
     again.close()
 
@@ -65,14 +68,15 @@ def test_a_ledger_checkpoints_after_its_saves_and_stops_the_thread_on_close(tmp_
 def test_an_idle_thread_ends_and_the_next_commit_starts_another(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wc, "IDLE_S", 0.05)
-    app = BudgetLedger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    db = tmp_path / "l.db"
+    app = BudgetLedger.open(f"sqlite:///{db}")
     cp = app.recorder.checkpointer  # type: ignore[attr-defined]
     issue(app, "R", "某县", "1000万")
-    _until(lambda: cp.runs >= 1 and not _threads())
+    _until(lambda: cp.runs >= 1 and not _threads(db))
     issue(app, "S", "某县", "10万")
     _until(lambda: cp.runs >= 2)
     app.close()
-    assert not _threads()
+    assert not _threads(db)
 
 
 def test_a_store_the_thread_cannot_open_costs_no_traceback(
@@ -81,7 +85,7 @@ def test_a_store_the_thread_cannot_open_costs_no_traceback(
     monkeypatch.setattr(threading, "excepthook", raised.append)
     cp = wc.Checkpointer(str(tmp_path))  # a folder: sqlite3 cannot open it
     cp.nudge()
-    _until(lambda: not _threads())
+    _until(lambda: not _threads(tmp_path))
     cp.settle(timeout=1.0)
     assert cp.runs == 0 and raised == []
     cp.close()
